@@ -1,0 +1,1 @@
+"""Benchmarks of fixer against the tools it replaces (run from the repository root, as root)."""

@@ -1,0 +1,1 @@
+"""Checks: pure functions from facts (and host vars) to findings."""

@@ -1,0 +1,118 @@
+"""Typed facts of one node. Frozen dataclasses, built by the pure parsers in this package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FileStat:
+    owner: str
+    group: str
+    mode: int  # permission bits, e.g. 0o644
+
+    @property
+    def mode_text(self) -> str:
+        return f"{self.mode:04o}"
+
+
+@dataclass(frozen=True)
+class PropertyEntry:
+    """One `key=value` of a Java .properties file (logical line, continuations joined)."""
+
+    key: str
+    value: str
+    line: int  # 1-based line where the entry starts
+
+
+@dataclass(frozen=True)
+class Token:
+    """An Apigee customer override token: `conf_<file>_<key>=v` or `conf/<file>.properties+<key>=v`."""
+
+    file: str  # generated file stem, e.g. "system" for conf/system.properties
+    key: str  # key inside that file, e.g. "jsse.enableSNIExtension"
+    value: str
+    line: int
+    raw_key: str  # the key as written in the customer file
+
+
+@dataclass(frozen=True)
+class PropertiesFacts:
+    """A remote .properties file: whether it exists, its owner/mode, and its entries."""
+
+    path: str
+    exists: bool
+    stat: FileStat | None = None
+    entries: tuple[PropertyEntry, ...] = ()
+    error: str | None = None  # e.g. "permission denied" when the file could not be read
+
+    def get(self, key: str) -> PropertyEntry | None:
+        """Last occurrence wins, as java.util.Properties does."""
+        found = None
+        for entry in self.entries:
+            if entry.key == key:
+                found = entry
+        return found
+
+
+@dataclass(frozen=True)
+class JavaFacts:
+    java_home: str | None
+    source: str  # how JAVA_HOME was found: "inventory", "process", "env", "path", "none"
+    version: str | None = None  # e.g. "1.8.0_151" or "17.0.15"
+    major: int | None = None  # 8, 11, 17, 21 ...
+    update: int | None = None  # the 151 of 8u151, None on 9+
+    security_file: str | None = None
+    crypto_policy: str = "unknown"  # "limited" | "unlimited" | "unknown"
+    crypto_policy_setting: str | None = None  # the crypto.policy= value, if any
+    crypto_policy_evidence: str = ""
+    disabled_algorithms: tuple[str, ...] | None = None  # jdk.tls.disabledAlgorithms from java.security
+
+
+@dataclass(frozen=True)
+class MessageProcessorFacts:
+    customer: PropertiesFacts  # <apigee_root>/customer/application/message-processor.properties
+    generated: PropertiesFacts  # <apigee_root>/edge-message-processor/conf/system.properties
+    tokens: tuple[Token, ...]  # the customer file's override tokens
+    java: JavaFacts
+    # effective values (generated system.properties; java.security for disabledAlgorithms)
+    sni_enabled: bool
+    https_protocols: tuple[str, ...] | None
+    client_protocols: tuple[str, ...] | None
+    role: str = "message_processor"
+
+
+@dataclass(frozen=True)
+class NginxServer:
+    """One `server { }` block of a generated nginx conf file, with inherited http-level SSL settings."""
+
+    file: str
+    line: int
+    listen: tuple[str, ...]
+    server_name: tuple[str, ...]
+    ssl: bool  # a listen has `ssl` or `ssl on`
+    ssl_protocols: tuple[str, ...]
+    ssl_protocols_line: int | None  # None when inherited from nginx's default
+    ssl_protocols_source: str  # "server" | "file" | "default"
+    ssl_ciphers: str
+    ssl_ciphers_line: int | None
+    ssl_ciphers_source: str
+    ssl_certificate: str | None
+    ssl_certificate_key: str | None
+    effective_ciphers: tuple[str, ...]  # IANA names, expanded with OpenSSL
+    cipher_expansion: str  # "node" | "control" | "failed: <why>"
+
+
+@dataclass(frozen=True)
+class RouterFacts:
+    customer: PropertiesFacts  # <apigee_root>/customer/application/router.properties
+    tokens: tuple[Token, ...]
+    conf_dir: str
+    conf_files: tuple[str, ...]
+    servers: tuple[NginxServer, ...]
+    nginx_version: str | None
+    parse_errors: tuple[str, ...] = ()
+    role: str = "router"
+
+
+NodeFacts = MessageProcessorFacts | RouterFacts

@@ -1,0 +1,120 @@
+"""`fixer check` orchestration: hosts → one SSH session and one batched read each → facts → findings.
+
+The only module of the check path that does I/O besides the transport; everything it calls after the
+read is pure.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fixer.checks.mp import check_message_processor
+from fixer.checks.router import check_router
+from fixer.errors import FixerError, HostError, ParseError
+from fixer.facts.build import mp_facts, router_facts
+from fixer.facts.gather import mp_script, new_boundary, router_script, split_sections
+from fixer.facts.model import NodeFacts
+from fixer.facts.nginx import NGINX_DEFAULT_CIPHERS
+from fixer.facts.openssl import expand_cipher_string, parse_openssl_ciphers_stdname
+from fixer.inventory.model import Host
+from fixer.result import CheckRun, HostFailure, HostResult
+from fixer.transport.ssh import ConnectOptions, Session
+
+Progress = Callable[[HostResult], None]
+
+
+@dataclass(frozen=True)
+class LocalOpenSSL:
+    """The control machine's OpenSSL: fallback cipher expansion and the OpenSSL→IANA name table."""
+
+    binary: str = "openssl"
+
+    @functools.cached_property
+    def name_table(self) -> Mapping[str, str]:
+        try:
+            out = subprocess.run(
+                [self.binary, "ciphers", "-stdname", "-v", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"],
+                capture_output=True, text=True, timeout=20, check=True,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return {}
+        return {ossl: iana for iana, ossl in parse_openssl_ciphers_stdname(out)}
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one instance per run
+    def expand(self, cipher_string: str) -> tuple[str, ...]:
+        return expand_cipher_string(cipher_string, self.binary)
+
+
+def inspect_host(host: Host, options: ConnectOptions, local: LocalOpenSSL) -> HostResult:
+    started = time.monotonic()
+    role = host.role
+
+    def failed(status: str, category: str, message: str) -> HostResult:
+        return HostResult(host.name, host.address, role, status, HostFailure(category, message),
+                          duration_s=time.monotonic() - started)
+
+    boundary = new_boundary()
+    script = (
+        mp_script(host, boundary) if role == "message_processor"
+        else router_script(host, boundary, NGINX_DEFAULT_CIPHERS)
+    )
+    try:
+        with Session(host, options) as session:
+            session.connect()
+            result = session.run_script(script)
+        output = result.stdout.decode("utf-8", errors="replace")
+        sections = split_sections(output, boundary)
+        facts: NodeFacts
+        if role == "message_processor":
+            facts = mp_facts(host, sections)
+            findings = check_message_processor(facts, host.vars)
+        else:
+            facts = router_facts(host, sections, local.expand)
+            findings = check_router(facts, host.vars, local.name_table)
+    except HostError as exc:
+        status = "unreachable" if exc.category == "unreachable" else "error"
+        return failed(status, exc.category, str(exc))
+    except ParseError as exc:
+        return failed("error", "command", f"could not read the node's facts: {exc}")
+    except FixerError as exc:
+        return failed("error", "error", str(exc))
+    return HostResult(
+        host.name, host.address, role, "findings" if findings else "ok", None,
+        facts, tuple(findings), time.monotonic() - started,
+    )
+
+
+def run_check(
+    inventory_path: str,
+    hosts: list[Host],
+    options: ConnectOptions,
+    forks: int,
+    progress: Progress | None = None,
+) -> CheckRun:
+    """Inspect every host with at most `forks` sessions at once; one host's failure never stops others."""
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.monotonic()
+    local = LocalOpenSSL()
+    results: dict[str, HostResult] = {}
+
+    def one(host: Host) -> HostResult:
+        res = inspect_host(host, options, local)
+        if progress is not None:
+            progress(res)
+        return res
+
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
+        for res in pool.map(one, hosts):
+            results[res.name] = res
+    return CheckRun(
+        inventory=inventory_path,
+        started_at=started_at,
+        duration_s=round(time.monotonic() - t0, 3),
+        hosts=tuple(results[h.name] for h in hosts),
+    )

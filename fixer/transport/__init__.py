@@ -1,0 +1,1 @@
+"""SSH transport: sessions, host-key policies, become."""

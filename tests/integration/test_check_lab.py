@@ -1,0 +1,208 @@
+"""`fixer check` end to end over real SSH against the lab's nodes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from fixer.report.json_report import load_schema
+from tests.lab import Lab
+
+pytestmark = pytest.mark.lab
+
+EXPECTED: dict[str, set[str]] = {
+    "mp-healthy": set(),
+    "mp-plus-form": set(),
+    "mp-jce-ok": set(),
+    "mp-sudo-pass": set(),
+    "mp-sni-off": {"mp-sni-disabled"},
+    "mp-sni-false": {"mp-sni-disabled"},
+    "mp-restart-pending": {"mp-restart-pending"},
+    "mp-owner": {"properties-owner"},
+    "mp-jce-limited": {"jce-limited"},
+    "mp-jce-old": {"jce-limited"},
+    "rt-healthy": set(),
+    "rt-weak-protocol": {"router-weak-protocol"},
+    "rt-weak-cipher": {"router-weak-cipher"},
+    "rt-cipher-mismatch": {"router-cipher-mismatch"},
+    "rt-drift": {"router-config-drift"},
+    "rt-owner": {"properties-owner"},
+}
+FAILED: dict[str, tuple[str, str]] = {
+    "mp-badkey": ("error", "host-key"),
+    "mp-down": ("unreachable", "unreachable"),
+    "mp-nosudo": ("error", "become"),
+}
+
+
+def fixer(lab: Lab, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    argv = ["python3", "-m", "fixer.cli", *args]
+    return lab.run(argv, capture_output=True, text=True, timeout=300, check=False,
+                   env={**os.environ, **(env or {})}, cwd=str(Path(__file__).parents[2]))
+
+
+def base_args(lab: Lab) -> list[str]:
+    return ["check", "-i", str(lab.inventory), "--known-hosts", str(lab.known_hosts),
+            "--ssh-config", "/dev/null", "-T", "5"]
+
+
+@pytest.fixture(scope="module")
+def json_report(lab: Lab) -> tuple[int, dict[str, Any]]:
+    proc = fixer(lab, *base_args(lab), "--format", "json")
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_every_seeded_problem_is_found_and_nothing_else(json_report: tuple[int, dict[str, Any]]) -> None:
+    _, doc = json_report
+    hosts = {h["name"]: h for h in doc["hosts"]}
+    for name, ids in EXPECTED.items():
+        host = hosts[name]
+        assert host["error"] is None, (name, host["error"])
+        assert {f["id"] for f in host["findings"]} == ids, name
+        assert host["status"] == ("findings" if ids else "ok")
+
+
+def test_hosts_that_cannot_be_inspected_get_a_category(json_report: tuple[int, dict[str, Any]]) -> None:
+    code, doc = json_report
+    hosts = {h["name"]: h for h in doc["hosts"]}
+    for name, (status, category) in FAILED.items():
+        assert hosts[name]["status"] == status, hosts[name]
+        assert hosts[name]["error"]["category"] == category, hosts[name]
+    assert code == 3
+
+
+def test_json_matches_the_shipped_schema(json_report: tuple[int, dict[str, Any]]) -> None:
+    jsonschema.validate(json_report[1], load_schema())
+
+
+def test_evidence_names_file_line_and_values(json_report: tuple[int, dict[str, Any]]) -> None:
+    hosts = {h["name"]: h for h in json_report[1]["hosts"]}
+    (finding,) = hosts["mp-restart-pending"]["findings"]
+    ev = finding["evidence"][0]
+    assert ev["file"] == "/opt/apigee/customer/application/message-processor.properties"
+    assert isinstance(ev["line"], int) and ev["line"] >= 1
+    assert ev["values"]["conf_system_jsse.enableSNIExtension"] == "true"
+    (weak,) = hosts["rt-weak-protocol"]["findings"]
+    assert weak["evidence"][0]["file"] == "/opt/nginx/conf.d/0-default.conf"
+    assert "TLSv1" in weak["evidence"][0]["values"]["ssl_protocols"]
+
+
+def test_facts_are_reported(json_report: tuple[int, dict[str, Any]]) -> None:
+    hosts = {h["name"]: h for h in json_report[1]["hosts"]}
+    mp = hosts["mp-healthy"]["facts"]
+    assert mp["sni_enabled"] is True
+    assert mp["customer"]["stat"]["owner"] == "apigee"
+    assert mp["java"]["major"] == 17 and mp["java"]["source"] in ("process", "env", "path")
+    old = hosts["mp-jce-old"]["facts"]["java"]
+    assert old["update"] == 144 and old["crypto_policy"] == "limited"
+    rt = hosts["rt-healthy"]["facts"]
+    (server,) = [s for s in rt["servers"] if s["ssl"]]
+    assert server["ssl_protocols"] == ["TLSv1.2", "TLSv1.3"]
+    assert "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" in server["effective_ciphers"]
+    assert server["cipher_expansion"] == "node"
+
+
+def test_limit_and_exit_code_for_healthy_hosts(lab: Lab) -> None:
+    proc = fixer(lab, *base_args(lab), "-l", "mp-healthy,rt-healthy,mp-plus-form")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "mp-healthy" in proc.stdout and "mp-sni-off" not in proc.stdout
+
+
+def test_error_findings_exit_1(lab: Lab) -> None:
+    proc = fixer(lab, *base_args(lab), "-l", "mp-sni-off", "--format", "text")
+    assert proc.returncode == 1, proc.stderr
+    assert "mp-sni-disabled" in proc.stdout
+    assert "\x1b[" not in proc.stdout  # not a terminal: no colour codes
+
+
+def test_sudo_password_never_appears(lab: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    proc = fixer(lab, *base_args(lab), "-l", "mp-sudo-pass", "--format", "html", "-o", str(out), "-vv")
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text()
+    assert "<html" in html.lower() and "mp-sudo-pass" in html
+    for text in (html, proc.stdout, proc.stderr):
+        assert lab.sudo_password not in text
+
+
+def test_become_password_from_environment(lab: Lab, tmp_path: Path) -> None:
+    doc = yaml.safe_load(Path(lab.inventory).read_text())
+    host = doc["all"]["children"]["message_processors"]["hosts"]["mp-sudo-pass"]
+    del host["ansible_become_password"]
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(yaml.safe_dump(doc))
+    (tmp_path / "group_vars").symlink_to(Path(lab.inventory).parent / "group_vars")
+    args = ["check", "-i", str(inv), "--known-hosts", str(lab.known_hosts), "--ssh-config", "/dev/null",
+            "-l", "mp-sudo-pass", "--format", "json"]
+    missing = fixer(lab, *args)
+    assert missing.returncode == 3
+    error = json.loads(missing.stdout)["hosts"][0]["error"]
+    assert error["category"] == "become" and "needs a password" in error["message"]
+    wrong = fixer(lab, *args, env={"FIXER_BECOME_PASSWORD": "wrong-password"})
+    assert wrong.returncode == 3
+    assert "incorrect" in json.loads(wrong.stdout)["hosts"][0]["error"]["message"]
+    right = fixer(lab, *args, env={"FIXER_BECOME_PASSWORD": lab.sudo_password})
+    assert right.returncode == 0, right.stdout
+    assert lab.sudo_password not in right.stdout + right.stderr
+
+
+def test_bad_inventory_contacts_nobody(lab: Lab, tmp_path: Path) -> None:
+    inv = tmp_path / "broken.yml"
+    inv.write_text("all:\n  children:\n    routers:\n      hosts:\n        rt-healthy:\n      - oops\n")
+    proc = fixer(lab, "check", "-i", str(inv), "--known-hosts", str(lab.known_hosts))
+    assert proc.returncode == 2
+    assert str(inv) in proc.stderr and ":" in proc.stderr
+
+
+def test_unknown_host_key_is_refused_in_strict_mode_and_recorded_with_accept_new(
+    lab: Lab, tmp_path: Path
+) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    args = ["check", "-i", str(lab.inventory), "--known-hosts", str(empty), "--ssh-config", "/dev/null",
+            "-l", "mp-healthy", "--format", "json"]
+    strict = fixer(lab, *args)
+    assert strict.returncode == 3
+    assert json.loads(strict.stdout)["hosts"][0]["error"]["category"] == "host-key"
+    assert empty.read_text() == ""
+    accepted = fixer(lab, *args, "--host-key-policy", "accept-new")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "added new host key" in accepted.stderr
+    assert len(empty.read_text().splitlines()) == 1
+    again = fixer(lab, *args)
+    assert again.returncode == 0
+
+
+def test_proxyjump_through_bastion(lab: Lab) -> None:
+    inv = Path(lab.dir) / "via-bastion.yml"
+    inv.write_text(
+        "all:\n  children:\n    message_processors:\n      hosts:\n        mp-via-bastion:\n"
+        "          ansible_become: true\n"
+    )
+    proc = fixer(lab, "check", "-i", str(inv), "--known-hosts", str(lab.known_hosts),
+                 "--ssh-config", str(lab.ssh_config), "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["hosts"][0]["status"] == "ok"
+
+
+def test_check_changes_nothing_on_any_node(lab: Lab) -> None:
+    def digest() -> str:
+        h = hashlib.sha256()
+        for path in sorted(Path(lab.dir).rglob("*")):
+            if path.is_file() and "/opt/" in str(path) and "/var/" not in str(path):
+                h.update(str(path).encode())
+                h.update(path.read_bytes())
+        return h.hexdigest()
+
+    before = digest()
+    fixer(lab, *base_args(lab), "--format", "json")
+    assert digest() == before
