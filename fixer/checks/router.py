@@ -74,13 +74,18 @@ def check_weak_ciphers(facts: RouterFacts, customer: str, svc: str) -> list[Find
         weak = weak_ciphers(server.effective_ciphers)
         if not weak:
             continue
-        shown = ", ".join(f"{name} ({why})" for name, why in weak[:8])
-        more = f" and {len(weak) - 8} more" if len(weak) > 8 else ""
+        by_reason: dict[str, list[str]] = {}
+        for name, why in weak:
+            by_reason.setdefault(why, []).append(name)
+        shown = "; ".join(
+            f"{why}: {', '.join(names[:2])}{f' and {len(names) - 2} more' if len(names) > 2 else ''}"
+            for why, names in by_reason.items()
+        )
         findings.append(Finding(
             id="router-weak-cipher",
             severity="warning",
             cause="cipher",
-            message=f"{_where(server)} enables {len(weak)} weak cipher suite(s): {shown}{more}",
+            message=f"{_where(server)} enables {len(weak)} weak cipher suite(s): {shown}",
             evidence=(Evidence(server.file, server.ssl_ciphers_line, {
                 "ssl_ciphers": server.ssl_ciphers, "expanded_by": server.cipher_expansion,
                 "weak": " ".join(name for name, _ in weak),
@@ -118,7 +123,7 @@ def check_cipher_mismatch(facts: RouterFacts, client_ciphers: list[str], table: 
             evidence=(Evidence(server.file, server.ssl_ciphers_line, {
                 "ssl_ciphers": server.ssl_ciphers,
                 "ssl_protocols": " ".join(server.ssl_protocols),
-                "server_suites": " ".join(server.effective_ciphers),
+                "server_suites (negotiable)": " ".join(sorted(_usable(server))),
                 "client_suites (fixer_client_ciphers)": " ".join(offered),
             }),),
             remediation=f"add a suite the client offers to {CIPHERS_TOKEN} in {customer} (or the virtual "

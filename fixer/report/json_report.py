@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
-
 import fixer
 from fixer.checks.model import SEVERITIES, Evidence, Finding
 from fixer.errors import FixerError
@@ -108,6 +106,9 @@ def facts_to_dict(facts: NodeFacts) -> dict[str, Any]:
     }
     doc.update(_plain(dataclasses.asdict(facts)))
     _redact_facts(doc)
+    for props in (doc.get("customer"), doc.get("generated")):
+        if isinstance(props, dict) and isinstance(props.get("stat"), dict):
+            props["stat"]["mode"] = f"{props['stat']['mode']:04o}"  # as ls/stat show it, not 420
     return doc
 
 
@@ -174,6 +175,8 @@ def load_schema() -> dict[str, Any]:
 
 def validate_report(doc: dict[str, Any]) -> None:
     """Raise ReportSchemaError (a FixerError) naming where and why `doc` breaks the schema."""
+    import jsonschema  # imported here: rendering a report never needs it, and it is slow to import
+
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:

@@ -25,7 +25,7 @@ from fixer.errors import (
     UnreachableError,
 )
 from fixer.inventory.model import Host
-from fixer.transport.hostkeys import make_policy
+from fixer.transport.hostkeys import known_hosts_name, make_policy
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,14 @@ class Session:
 
     def _open(self, target: _Target, sock: paramiko.Channel | None, role: str) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
-        client.get_host_keys().update(self.options.host_keys)
+        # only this host's entries: copying the whole file per host costs O(hosts²) lookups
+        name = known_hosts_name(target.hostname, target.port)
+        for key_type, key in (self.options.host_keys.lookup(name) or {}).items():
+            client.get_host_keys().add(name, key_type, key)
         client.set_missing_host_key_policy(make_policy(self.options.known_hosts, self.options.host_key_policy))
         where = f"{target.hostname}:{target.port}"
         timeout = self.options.connect_timeout
+        started = time.monotonic()
         try:
             client.connect(
                 target.hostname,
@@ -175,6 +179,9 @@ class Session:
             raise UnreachableError(f"cannot connect to {role} {where}: {exc}") from exc
         except paramiko.SSHException as exc:
             client.close()
+            if "banner" in str(exc).lower() or time.monotonic() - started >= timeout:
+                # the port answered but SSH never got going: a hung sshd or a non-SSH service
+                raise CommandTimeoutError(f"no SSH handshake from {role} {where} within {timeout:g}s") from exc
             raise UnreachableError(f"SSH error with {role} {where}: {exc}") from exc
         self._clients.append(client)
         return client

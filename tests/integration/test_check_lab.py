@@ -206,3 +206,47 @@ def test_check_changes_nothing_on_any_node(lab: Lab) -> None:
     before = digest()
     fixer(lab, *base_args(lab), "--format", "json")
     assert digest() == before
+
+
+def _one_host_inventory(tmp_path: Path, ip: str, **host_vars: object) -> Path:
+    inv = tmp_path / "one.yml"
+    inv.write_text(yaml.safe_dump({"all": {"children": {"message_processors": {"hosts": {
+        "mp-x": {"ansible_host": ip, "ansible_user": "fixer", "ansible_become": True, **host_vars},
+    }}}}}))
+    return inv
+
+
+def test_wrong_key_is_an_auth_error(lab: Lab, tmp_path: Path) -> None:
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    inv = _one_host_inventory(tmp_path, lab.nodes["mp-healthy"], ansible_ssh_private_key_file=str(other))
+    proc = fixer(lab, "check", "-i", str(inv), "--known-hosts", str(lab.known_hosts), "--ssh-config", "/dev/null",
+                 "--format", "json", env={"SSH_AUTH_SOCK": ""})
+    assert proc.returncode == 3
+    error = json.loads(proc.stdout)["hosts"][0]["error"]
+    assert error["category"] == "auth", error
+
+
+def test_silent_server_times_out(lab: Lab, tmp_path: Path) -> None:
+    """A port that accepts but never speaks SSH: the host times out, the run still ends."""
+    bridge_ip = lab.nodes["mp-healthy"].rsplit(".", 1)[0] + ".254"
+    listener = subprocess.Popen(
+        ["ip", "netns", "exec", lab.bridge_netns, "python3", "-c",
+         "import socket,time,sys\n"
+         f"s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(({bridge_ip!r}, 2222))\n"
+         "s.listen(5); print('ready', flush=True); c=[s.accept() for _ in range(1)]; time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
+        inv = _one_host_inventory(tmp_path, bridge_ip, ansible_port=2222)
+        proc = fixer(lab, "check", "-i", str(inv), "--known-hosts", str(lab.known_hosts), "--ssh-config",
+                     "/dev/null", "-T", "1", "--format", "json")
+        assert proc.returncode == 3
+        error = json.loads(proc.stdout)["hosts"][0]["error"]
+        assert error["category"] == "timeout", error
+    finally:
+        listener.kill()
+        listener.wait(timeout=10)
+        if listener.stdout is not None:
+            listener.stdout.close()

@@ -146,7 +146,7 @@ def test_facts_are_plain_json_with_kind(doc: dict[str, Any]) -> None:
     assert mp["role"] == "message_processor"
     assert mp["sni_enabled"] is True
     assert mp["https_protocols"] == ["TLSv1.2", "TLSv1.3"]  # tuples become lists
-    assert mp["customer"]["stat"] == {"owner": "apigee", "group": "apigee", "mode": 0o644}
+    assert mp["customer"]["stat"] == {"owner": "apigee", "group": "apigee", "mode": "0644"}
     assert mp["java"]["crypto_policy"] == "unlimited"
     router = hosts["r1"]["facts"]
     assert router["kind"] == "router"
