@@ -23,11 +23,11 @@ def main() -> int:
         base = [sys.executable, "-m", "fixer.cli", "check", "-i", str(lab.inventory),
                 "--known-hosts", str(lab.known_hosts), "--ssh-config", "/dev/null", "-T", "5"]
         print(f"lab up in {lab.dir}; running: fixer {' '.join(base[3:])}\n", flush=True)
-        code = lab.run(base, cwd=str(REPO), check=False).returncode
+        code = lab.run(base, cwd=str(REPO), check=False, capture_output=False).returncode
         for fmt in ("html", "json"):
             target = args.report_dir / f"demo-report.{fmt}"
             lab.run([*base, "--format", fmt, "-o", str(target)], cwd=str(REPO), check=False,
-                    stdout=subprocess.DEVNULL)
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             print(f"wrote {target}")
         print(f"fixer exited {code} (1 = error findings, 3 = some hosts could not be inspected: "
               "the lab seeds both on purpose)")
