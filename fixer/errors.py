@@ -24,6 +24,10 @@ class InventoryError(UsageError):
         self.message = message
 
 
+class PlaybookError(InventoryError):
+    """A playbook that cannot be loaded or validated; names the file and line. Exit code 2."""
+
+
 class ParseError(FixerError):
     """A remote file or command output that a parser could not read."""
 
@@ -63,5 +67,26 @@ class RemoteCommandError(HostError):
     category = "command"
 
 
+class ApplyError(HostError):
+    """A change could not be made on a host (write refused, restart failed, readiness, verify)."""
+
+    category = "apply"
+
+
+class ChangedSincePlanError(ApplyError):
+    """A target file's bytes differ from what the plan saw: refused, nothing written."""
+
+    category = "changed-since-plan"
+
+
+class LockedError(ApplyError):
+    """Another fixer run holds the host's lock."""
+
+    category = "locked"
+
+
 # Categories of HostError, in the order reports list them.
-HOST_ERROR_CATEGORIES = ("unreachable", "auth", "host-key", "timeout", "become", "command", "error")
+HOST_ERROR_CATEGORIES = (
+    "unreachable", "auth", "host-key", "timeout", "become", "command", "apply", "changed-since-plan", "locked",
+    "error",
+)

@@ -1,0 +1,1 @@
+"""`fixer apply` and `fixer rollback`: rolling, journaled, compare-and-swap changes on nodes."""
