@@ -35,8 +35,12 @@ src=inventory
 if [ -z "$JH" ]; then
   src=none
   # the running MP's own Java, as the component sees it
+  me=$(readlink /proc/self/ns/net 2>/dev/null)
   for f in $(grep -l -a -s -e 'edge-message-processor' -e 'message-processor' /proc/[0-9]*/cmdline); do
-    d=${{f%/cmdline}}; exe=$(readlink "$d/exe" 2>/dev/null) || continue
+    d=${{f%/cmdline}}
+    # a process of another network namespace (a container, another node) is not this node's MP
+    [ "$(readlink "$d/ns/net" 2>/dev/null)" = "$me" ] || continue
+    exe=$(readlink "$d/exe" 2>/dev/null) || continue
     case "$exe" in */bin/java) JH=${{exe%/bin/java}}; src=process; break;; esac
   done
 fi
@@ -99,6 +103,11 @@ class Section:
 
 def new_boundary() -> str:
     return "FIXER-" + secrets.token_hex(12)
+
+
+def script_prelude(boundary: str) -> str:
+    """The framing prelude (LC_ALL=C, `begin`/`end`/`readf`, the START line) for other batched scripts."""
+    return _PRELUDE.format(boundary=boundary)
 
 
 def mp_script(host: Host, boundary: str) -> str:

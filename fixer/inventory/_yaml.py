@@ -1,11 +1,15 @@
-"""A PyYAML SafeLoader that remembers line numbers, so inventory errors can name the line."""
+"""A PyYAML SafeLoader that remembers line numbers, so inventory and playbook errors can name the line.
+
+Errors are raised as `InventoryError` by default; playbook loading passes `error=PlaybookError` (a
+subclass) so the same loader serves both.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from fixer.errors import InventoryError
 
@@ -25,6 +29,16 @@ class LineDict(dict[Any, Any]):
         return self.key_lines.get(key, self.line)
 
 
+class LineList(list[Any]):
+    """A YAML sequence that knows where it starts and where each item is (1-based lines)."""
+
+    line: int = 1
+    item_lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+
+
 class UnsafeText(str):
     """A `!unsafe` string: Ansible never templates it, so neither do we."""
 
@@ -39,10 +53,11 @@ class LineLoader(yaml.SafeLoader):
     """SafeLoader + line numbers on mappings, duplicate-key errors and a clear refusal of Vault."""
 
     fixer_path: str = "<string>"
+    fixer_error: type[InventoryError] = InventoryError
 
     def construct_line_mapping(self, node: MappingNode) -> LineDict:
         if not isinstance(node, MappingNode):  # pragma: no cover - yaml only calls us for mappings
-            raise InventoryError(f"expected a mapping, got {node.id}", self.fixer_path, _line(node))
+            raise self.fixer_error(f"expected a mapping, got {node.id}", self.fixer_path, _line(node))
         # Duplicates among the keys written here; checked before `<<` merges add keys these may override.
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
@@ -53,9 +68,9 @@ class LineLoader(yaml.SafeLoader):
                 first = seen.get(key)
             except TypeError:
                 msg = "a mapping key must be a plain value"
-                raise InventoryError(msg, self.fixer_path, _line(key_node)) from None
+                raise self.fixer_error(msg, self.fixer_path, _line(key_node)) from None
             if first is not None:
-                raise InventoryError(
+                raise self.fixer_error(
                     f"duplicate key {key!r} (first at line {first}): YAML would silently keep only the last",
                     self.fixer_path,
                     _line(key_node),
@@ -71,48 +86,56 @@ class LineLoader(yaml.SafeLoader):
             result.key_lines[key] = _line(key_node)
         return result
 
+    def construct_line_sequence(self, node: SequenceNode) -> LineList:
+        result = LineList(self.construct_object(child, deep=True) for child in node.value)
+        result.line = _line(node)
+        result.item_lines = [_line(child) for child in node.value]
+        return result
+
     def construct_checked_str(self, node: ScalarNode) -> str:
         value = self.construct_scalar(node)
         if value.lstrip().startswith("$ANSIBLE_VAULT"):
-            raise InventoryError(VAULT_MESSAGE, self.fixer_path, _line(node))
+            raise self.fixer_error(VAULT_MESSAGE, self.fixer_path, _line(node))
         return value
 
     def construct_vault(self, node: Node) -> Any:
-        raise InventoryError(f"`!vault` value: {VAULT_MESSAGE}", self.fixer_path, _line(node))
+        raise self.fixer_error(f"`!vault` value: {VAULT_MESSAGE}", self.fixer_path, _line(node))
 
     def construct_unsafe(self, node: Node) -> UnsafeText:
         if not isinstance(node, ScalarNode):
-            raise InventoryError("`!unsafe` applies to strings only", self.fixer_path, _line(node))
+            raise self.fixer_error("`!unsafe` applies to strings only", self.fixer_path, _line(node))
         return UnsafeText(self.construct_scalar(node))
 
 
 LineLoader.add_constructor("tag:yaml.org,2002:map", LineLoader.construct_line_mapping)
+LineLoader.add_constructor("tag:yaml.org,2002:seq", LineLoader.construct_line_sequence)
 LineLoader.add_constructor("tag:yaml.org,2002:str", LineLoader.construct_checked_str)
 LineLoader.add_constructor("!vault", LineLoader.construct_vault)
 LineLoader.add_constructor("!unsafe", LineLoader.construct_unsafe)
 
 
-def read_text(path: str, what: str) -> str:
-    """The file's text; InventoryError (no line) when it is missing or unreadable."""
+def read_text(path: str, what: str, error: type[InventoryError] = InventoryError) -> str:
+    """The file's text; `error` (no line) when it is missing or unreadable."""
     try:
         with open(path, encoding="utf-8-sig") as fh:  # -sig: editors on Windows add a BOM
             return fh.read()
     except FileNotFoundError:
-        raise InventoryError(f"{what} not found", path) from None
+        raise error(f"{what} not found", path) from None
     except IsADirectoryError:
-        raise InventoryError(f"{what} is a directory, expected a file", path) from None
+        raise error(f"{what} is a directory, expected a file", path) from None
     except UnicodeDecodeError as exc:
-        raise InventoryError(f"{what} is not UTF-8 text ({exc.reason})", path) from None
+        raise error(f"{what} is not UTF-8 text ({exc.reason})", path) from None
     except OSError as exc:
-        raise InventoryError(f"cannot read {what}: {exc.strerror}", path) from None
+        raise error(f"cannot read {what}: {exc.strerror}", path) from None
 
 
-def load_yaml(path: str, text: str) -> tuple[Any, int]:
+def load_yaml(path: str, text: str, error: type[InventoryError] = InventoryError) -> tuple[Any, int]:
     """Parse one YAML document: (data, 1-based line of its root node); data is None for an empty file."""
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
-        raise InventoryError(f"the whole file is encrypted: {VAULT_MESSAGE}", path, 1)
+        raise error(f"the whole file is encrypted: {VAULT_MESSAGE}", path, 1)
     loader = LineLoader(text)
     loader.fixer_path = path
+    loader.fixer_error = error
     try:
         node = loader.get_single_node()
         if node is None:
@@ -122,15 +145,15 @@ def load_yaml(path: str, text: str) -> tuple[Any, int]:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else int(mark.line) + 1
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise InventoryError(f"invalid YAML: {problem}", path, line) from None
+        raise error(f"invalid YAML: {problem}", path, line) from None
     except yaml.YAMLError as exc:
-        raise InventoryError(f"invalid YAML: {exc}", path) from None
+        raise error(f"invalid YAML: {exc}", path) from None
     finally:
         loader.dispose()
 
 
 def to_plain(value: Any) -> Any:
-    """A deep copy with LineDict -> dict and UnsafeText -> str, so hosts share no mutable state."""
+    """A deep copy with LineDict -> dict, LineList -> list and UnsafeText -> str (hosts share no state)."""
     if isinstance(value, dict):
         return {to_plain(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.lab
 
 EXPECTED: dict[str, set[str]] = {
     "mp-healthy": set(),
+    "mp-java-proc": set(),
     "mp-plus-form": set(),
     "mp-jce-ok": set(),
     "mp-sudo-pass": set(),
@@ -101,7 +102,10 @@ def test_facts_are_reported(json_report: tuple[int, dict[str, Any]]) -> None:
     mp = hosts["mp-healthy"]["facts"]
     assert mp["sni_enabled"] is True
     assert mp["customer"]["stat"]["owner"] == "apigee"
-    assert mp["java"]["major"] == 17 and mp["java"]["source"] in ("process", "env", "path")
+    assert mp["java"]["major"] == 17 and mp["java"]["source"] == "path"
+    running = hosts["mp-java-proc"]["facts"]["java"]
+    assert running["source"] == "process", running  # found from the running MP's /proc/<pid>/exe
+    assert running["major"] == 17 and running["java_home"].startswith("/usr/lib/jvm/")
     old = hosts["mp-jce-old"]["facts"]["java"]
     assert old["update"] == 144 and old["crypto_policy"] == "limited"
     rt = hosts["rt-healthy"]["facts"]

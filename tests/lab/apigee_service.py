@@ -15,7 +15,11 @@ Behaviour that fixer depends on (mirrors the real tool where it matters):
 - a readiness listener answers ``GET /v1/servers/self/up`` on 127.0.0.1:8082 (MP) / 8081 (router);
 - knobs: ``/opt/apigee/var/fail-restart`` (start/restart fail after stopping: the component is then
   down, like a real failed restart), ``/opt/apigee/var/never-ready`` (listener answers ``false``),
-  ``/opt/apigee/var/ready-timeout`` (seconds ``wait_for_ready`` waits, default 5).
+  ``/opt/apigee/var/ready-timeout`` (seconds ``wait_for_ready`` waits, default 5);
+- ``/opt/apigee/var/java-component`` (MP only): the MP's listener is a real JVM instead of python3,
+  ``<JDK>/bin/java -Dcomponent=edge-message-processor ... ReadyServer.java`` (java's source launcher,
+  the JDK found through ``readlink -f $(command -v java)``), so that ``/proc/<pid>/exe`` of the
+  process whose command line names ``edge-message-processor`` is ``.../bin/java`` like on a real MP.
 """
 
 from __future__ import annotations
@@ -48,6 +52,18 @@ NGINX_CMD = ["/usr/sbin/nginx", "-p", f"{NGINX_ROOT}/", "-c", str(NGINX_CONF), "
 ROUTER_PROTOCOLS_TOKEN = "conf_load_balancing_load.balancing.driver.server.ssl.protocols"
 ROUTER_CIPHERS_TOKEN = "conf_load_balancing_load.balancing.driver.server.ssl.ciphers"
 DEFAULT_READY_TIMEOUT = 5.0
+JAVA_KNOB = VAR / "java-component"
+# Flags for a quick, small JVM (C1 only, serial GC, no hsperfdata file in /tmp); IPv4 sockets like
+# the real MP (its defaults set java.net.preferIPv4Stack), which the lab's /proc/net/tcp check expects;
+# -Xrs leaves SIGTERM to the kernel, so stop/down end the JVM in ~10 ms instead of ~300 ms of VM exit.
+JAVA_FLAGS = (
+    "-Djava.net.preferIPv4Stack=true",
+    "-Xrs",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseSerialGC",
+    "-Xmx32m",
+    "-XX:-UsePerfData",
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,11 @@ class Component:
     @property
     def pid_file(self) -> Path:
         return VAR / "run" / f"{self.name}.pid"
+
+    @property
+    def java_source(self) -> Path:
+        """The JVM listener's program (``ReadyServer.java``), used when the java-component knob is set."""
+        return self.home / "lib" / "ReadyServer.java"
 
 
 MP = Component("edge-message-processor", "message-processor", 8082)
@@ -187,12 +208,14 @@ def _listener_pid(component: Component) -> int | None:
     pid = _read_pid(component.pid_file)
     if pid is None or not _alive(pid):
         return None
-    # Guard against a recycled pid: only our own listener carries this marker in its command line.
+    # Guard against a recycled pid: only our own listeners carry these markers in their command line
+    # (python: the _serve argument; JVM: the path of the java source file it runs).
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
-    return pid if b"_serve" in cmdline else None
+    markers = (b"_serve", os.fsencode(component.java_source))
+    return pid if any(marker in cmdline for marker in markers) else None
 
 
 def _children(ppid: int) -> list[int]:
@@ -273,13 +296,43 @@ def _nginx_stop() -> None:
         _wait_dead(workers, 3.0)
 
 
+def _java_binary() -> str:
+    """``<JDK>/bin/java`` by its full path: the directory of ``readlink -f $(command -v java)``."""
+    import shutil
+
+    found = shutil.which("java")
+    if found is None:
+        raise ServiceError(f"knob {JAVA_KNOB} is set but there is no java on PATH ({os.environ.get('PATH')})")
+    real = os.path.realpath(found)
+    if os.path.basename(real) != "java" or not os.access(real, os.X_OK):
+        raise ServiceError(f"java on PATH ({found}) resolves to {real}, not an executable .../bin/java")
+    return real
+
+
+def _listener_argv(component: Component) -> list[str]:
+    if component is MP and JAVA_KNOB.exists():
+        source = component.java_source
+        if not source.is_file():
+            raise ServiceError(f"knob {JAVA_KNOB} is set but {source} is missing")
+        return [
+            _java_binary(),
+            f"-Dcomponent={component.name}",
+            *JAVA_FLAGS,
+            str(source),
+            str(component.port),
+            str(VAR / "never-ready"),
+        ]
+    return [sys.executable, os.path.realpath(sys.argv[0]), "_serve", component.name]
+
+
 def _start_listener(component: Component) -> None:
     component.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    argv = _listener_argv(component)
     log = (VAR / "log" / f"{component.name}-listener.log").open("a")
     with log:
         # A new session detaches the listener from the SSH channel, so the caller's exec returns.
         proc = subprocess.Popen(
-            [sys.executable, os.path.realpath(sys.argv[0]), "_serve", component.name],
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.lab import apigee_service as svc
@@ -30,14 +31,17 @@ def start_components(lab: Lab, nodes: list[NodeSpec]) -> None:
         if proc.returncode != 0:
             raise LabError(f"{component.name} start on {spec.name} failed: {proc.stdout!s}{proc.stderr!s}")
 
-    # Two cores: more parallel python start-ups than this only add contention.
+    # Two cores: more parallel python start-ups than this only add contention. JVM listeners (~1 s to
+    # compile and start) are launched first, so that they come up while the python ones start.
     with ThreadPoolExecutor(max_workers=4) as pool:
-        for future in [pool.submit(start, spec) for spec in nodes]:
+        ordered = sorted(nodes, key=lambda spec: not spec.java_process)
+        for future in [pool.submit(start, spec) for spec in ordered]:
             future.result()
-    listeners: dict[str, tuple[int, int]] = {}
+    listeners: dict[str, tuple[int, int, Path]] = {}  # node -> listener pid, port, listener log
     for spec in nodes:
         component = svc.MP if spec.kind == "mp" else svc.ROUTER
-        pid_files = [(lab.node_path(spec.name, component.pid_file), component.name)]
+        label = f"{component.name} (java)" if spec.java_process else component.name
+        pid_files = [(lab.node_path(spec.name, component.pid_file), label)]
         if spec.kind == "router":
             pid_files.append((lab.node_path(spec.name, svc.NGINX_PID), "nginx"))
         for pid_file, what in pid_files:
@@ -45,17 +49,30 @@ def start_components(lab: Lab, nodes: list[NodeSpec]) -> None:
             starttime = procs.proc_starttime(pid)
             if starttime is not None:
                 lab.state.extra_pids.append(ExtraPid(pid, starttime, f"{what} on {spec.name}"))
-        listeners[spec.name] = (int(pid_files[0][0].read_text()), component.port)
+        log = lab.node_path(spec.name, svc.VAR / "log" / f"{component.name}-listener.log")
+        listeners[spec.name] = (int(pid_files[0][0].read_text()), component.port, log)
     lab.state.save(lab.dir)
     # Readiness seen from the host through /proc (no exec per node): the listener answers "true"
-    # as soon as it listens, unless a never-ready knob is set, which up never does.
+    # as soon as it listens, unless a never-ready knob is set, which up never does. Bounded, and a
+    # listener that died (say a JVM that failed to compile its source) fails at once with its log.
     deadline = time.monotonic() + READY_TIMEOUT
     while pending := [
-        n for n, (pid, port) in listeners.items() if not netns.listening(pid, "127.0.0.1", port)
+        n for n, (pid, port, _) in listeners.items() if not netns.listening(pid, "127.0.0.1", port)
     ]:
+        dead = [n for n in pending if not procs.is_alive(listeners[n][0])]
+        if dead:
+            first_log = _tail(listeners[dead[0]][2])
+            raise LabError(f"readiness listener died on {dead}; log of {dead[0]}:\n{first_log}")
         if time.monotonic() > deadline:
-            raise LabError(f"readiness listeners not up on {pending}")
+            raise LabError(f"readiness listeners not up on {pending} after {READY_TIMEOUT}s")
         time.sleep(0.01)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def reload_nginx(lab: Lab, name: str) -> None:

@@ -22,6 +22,7 @@ from tests.lab.javatree import build_java8
 from tests.lab.scenarios import MP_DEFAULT_TOKENS, ROUTER_DEFAULT_TOKENS, NodeSpec
 
 SERVICE_SCRIPT = Path(__file__).with_name("apigee_service.py")
+READY_SERVER = Path(__file__).with_name("ReadyServer.java")
 SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -291,6 +292,11 @@ def _build_mp(spec: NodeSpec, files: NodeFiles, users: LabUsers) -> None:
     (files.opt / "apigee/edge-message-processor/conf/system.properties").write_text(
         svc.render_system_properties(defaults, customer)
     )
+    if spec.java_process:
+        source = files.in_opt(svc.MP.java_source)
+        source.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(READY_SERVER, source)
+        files.in_opt(svc.JAVA_KNOB).write_text("MP listener runs as a JVM (lab knob)\n")
     _install_service(files, users.apigee_uid, users.apigee_gid)
     if spec.java is not None:
         build_java8(files.in_opt(spec.java.home), spec.java.update, spec.java.crypto_policy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from tests.lab import Lab, LabError, enter_netns, netns, procs
+from tests.lab import apigee_service as svc
 from tests.lab.scenarios import MP_GROUP, ROUTER_GROUP
 
 pytestmark = pytest.mark.lab
@@ -27,6 +29,24 @@ MP_SYSTEM = "/opt/apigee/edge-message-processor/conf/system.properties"
 ROUTER_CUSTOMER = "/opt/apigee/customer/application/router.properties"
 ROUTER_CONF = "/opt/nginx/conf.d/0-default.conf"
 REPO = Path(__file__).resolve().parents[2]
+JAVA_NODE = "mp-java-proc"
+MP_PID_FILE = "/opt/apigee/var/run/edge-message-processor.pid"
+# Inside a node, like fixer's discovery: "<pid> <exe>" of every process whose command line names
+# edge-message-processor, limited to the node's own network namespace (nodes share the host's PID
+# namespace, so /proc also shows other nodes' listeners). The pattern is assembled at run time so this
+# shell's own command line does not match it.
+NODE_MP_PROCS = r"""
+p=edge-message-; p="${p}processor"; me=$(readlink /proc/self/ns/net)
+for f in $(grep -l -a -s -e "$p" /proc/[0-9]*/cmdline); do
+  d=${f%/cmdline}
+  [ "$(readlink "$d/ns/net" 2>/dev/null)" = "$me" ] || continue
+  printf '%s %s\n' "${d#/proc/}" "$(readlink "$d/exe" 2>/dev/null)"
+done
+"""
+READY_BODY = (
+    "import urllib.request as u; "
+    "print(u.urlopen('http://127.0.0.1:8082/v1/servers/self/up', timeout=5).read().decode())"
+)
 
 
 @contextmanager
@@ -77,6 +97,7 @@ def test_inventory_and_client_files(lab: Lab) -> None:
     assert mps["mp-jce-old"]["fixer_java_home"] == "/opt/java/jdk8u144"
     assert mps["mp-sudo-pass"]["ansible_become_password"] == lab.sudo_password
     assert "fixer_java_home" not in mps["mp-healthy"]
+    assert "fixer_java_home" not in mps[JAVA_NODE]  # found by fixer from the running JVM
     rt = groups[ROUTER_GROUP]["hosts"]["rt-cipher-mismatch"]
     assert rt["fixer_client_ciphers"] == ["AES128-SHA", "TLS_RSA_WITH_AES_128_GCM_SHA256"]
     group_vars = yaml.safe_load((lab.inventory.parent / "group_vars" / "all.yml").read_text())
@@ -172,6 +193,8 @@ def test_sudo_behaviours(lab: Lab) -> None:
 def test_ownership_inside_nodes(lab: Lab) -> None:
     healthy = lab.ssh("mp-healthy", f"stat -c '%U:%G %a' {MP_CUSTOMER}")
     assert healthy.stdout.strip() == "apigee:apigee 644"
+    java = lab.node_exec(JAVA_NODE, ["stat", "-c", "%U:%G %a", MP_CUSTOMER])
+    assert java.stdout.strip() == "apigee:apigee 644"
     owner = lab.ssh("mp-owner", f"stat -c '%U:%G %a' {MP_CUSTOMER}; cat {MP_CUSTOMER}")
     assert owner.stdout.strip() == "root:root 600"
     assert "Permission denied" in owner.stderr
@@ -187,6 +210,8 @@ def test_mp_scenario_files(lab: Lab) -> None:
 
     assert "jsse.enableSNIExtension=true" in read("mp-healthy", MP_SYSTEM)
     assert "https.protocols=TLSv1.2,TLSv1.3" in read("mp-healthy", MP_SYSTEM)
+    assert "conf_system_jsse.enableSNIExtension=true" in read(JAVA_NODE, MP_CUSTOMER)
+    assert "jsse.enableSNIExtension=true" in read(JAVA_NODE, MP_SYSTEM)
     assert "enableSNIExtension" not in read("mp-sni-off", MP_CUSTOMER) + read("mp-sni-off", MP_SYSTEM)
     assert "jsse.enableSNIExtension=false" in read("mp-sni-false", MP_SYSTEM)
     assert "conf_system_jsse.enableSNIExtension=true" in read("mp-restart-pending", MP_CUSTOMER)
@@ -276,6 +301,56 @@ def test_knobs_fail_restart_and_never_ready(lab: Lab) -> None:
     assert service(lab, node, "edge-message-processor", "wait_for_ready").returncode == 0
 
 
+def mp_processes(lab: Lab, node: str) -> dict[int, str]:
+    """pid -> /proc/<pid>/exe, read inside ``node``, of its processes naming edge-message-processor."""
+    proc = lab.node_exec(node, ["sh", "-c", NODE_MP_PROCS], check=True)
+    return {int(pid): exe for pid, exe in (line.split(" ", 1) for line in proc.stdout.splitlines())}
+
+
+def test_java_mp_component_is_a_real_jvm(lab: Lab) -> None:
+    jdk_java = os.path.realpath(shutil.which("java") or "no java on this host")
+    assert jdk_java.endswith("/bin/java")
+    pid = int(lab.node_path(JAVA_NODE, MP_PID_FILE).read_text())
+    pid_start = procs.proc_starttime(pid)
+    assert mp_processes(lab, JAVA_NODE) == {pid: jdk_java}  # the JVM, by its full JDK path
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert b"-Dcomponent=edge-message-processor" in cmdline
+    assert any(arg.endswith(b"/ReadyServer.java") for arg in cmdline)
+    assert [exe.rsplit("/", 1)[1] for exe in mp_processes(lab, "mp-healthy").values()] == [
+        os.path.basename(os.path.realpath("/usr/bin/python3"))
+    ]  # opt-in: the other MPs keep the python listener
+    assert service(lab, JAVA_NODE, "message-processor", "wait_for_ready").returncode == 0
+    assert lab.node_exec(JAVA_NODE, ["python3", "-c", READY_BODY]).stdout.strip() == "true"
+    assert service(lab, JAVA_NODE, "edge-message-processor", "status").stdout.strip().endswith(f"(pid {pid})")
+    try:  # the JVM honours the never-ready knob like the python listener
+        lab.node_exec(JAVA_NODE, ["touch", "/opt/apigee/var/never-ready"], check=True)
+        assert lab.node_exec(JAVA_NODE, ["python3", "-c", READY_BODY]).stdout.strip() == "false"
+    finally:
+        lab.node_exec(JAVA_NODE, ["rm", "-f", "/opt/apigee/var/never-ready"], check=True)
+    started = time.monotonic()
+    assert service(lab, JAVA_NODE, "edge-message-processor", "restart").returncode == 0
+    ready = service(lab, JAVA_NODE, "edge-message-processor", "wait_for_ready")  # default 5 s budget
+    restart_s = time.monotonic() - started
+    assert ready.returncode == 0, ready.stdout
+    new_pid = int(lab.node_path(JAVA_NODE, MP_PID_FILE).read_text())
+    assert new_pid != pid
+    assert not procs.is_alive(pid, pid_start)  # restart stopped the old JVM
+    assert mp_processes(lab, JAVA_NODE) == {new_pid: jdk_java}
+    assert restart_s < 5.0
+
+
+def test_java_listener_resolves_the_jdk_or_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(svc.ServiceError, match="no java on PATH"):
+        svc._java_binary()
+    jdk_java = os.path.realpath(shutil.which("java", path="/usr/bin:/bin") or "no java on this host")
+    (tmp_path / "java").symlink_to("/usr/bin/java")  # like /usr/bin/java -> /etc/alternatives/java -> JDK
+    assert svc._java_binary() == jdk_java
+    assert jdk_java.endswith("/bin/java") and "/usr/lib/jvm/" in jdk_java
+
+
 # ---------------------------------------------------------------- routers
 
 
@@ -344,6 +419,10 @@ def test_scenario_lab_up_and_down_from_another_process(
     lab = Lab.up(tmp_path / "lab")
     up_s = time.monotonic() - started
     assert lab.ssh("rt-healthy", "hostname").stdout.strip() == "rt-healthy"
+    jvm = int(lab.node_path(JAVA_NODE, MP_PID_FILE).read_text())
+    jvm_start = procs.proc_starttime(jvm)
+    assert os.readlink(f"/proc/{jvm}/exe").endswith("/bin/java")
+    assert f"edge-message-processor (java) on {JAVA_NODE}" in {x.what for x in lab.state.extra_pids}
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "tests.lab", "down", "--dir", str(lab.dir)],
@@ -356,6 +435,7 @@ def test_scenario_lab_up_and_down_from_another_process(
     down_s = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     _assert_gone(lab)
+    assert not procs.is_alive(jvm, jvm_start)  # down ended the JVM too
     lab.down()  # idempotent, also from the (now stale) in-process object
     Lab.load(lab.dir).down()
     with capsys.disabled():
