@@ -81,7 +81,9 @@ def roll_out(name: str, planned: Sequence[PlannedHost], ctx: RunContext, forks: 
     failed = failed_so_far + sum(1 for p in planned if p.plan is None)
     runnable = [p for p in planned if p.plan is not None]
     if failed and failed * 100.0 / max(total_hosts, 1) > budget:
-        result.stopped = f"{failed} host(s) could not be planned: over the failure budget ({budget:g}%)"
+        unplanned = ", ".join(p.host.name for p in planned if p.plan is None)
+        result.stopped = (f"{unplanned} could not be planned: over the failure budget (max_fail_percentage "
+                          f"{budget:g}%); nothing was changed. Exclude them (-l 'all:!name') or fix them first")
         return result
     for number, batch in enumerate(split_batches(runnable, serial), start=1):
         names = [p.host.name for p in batch]

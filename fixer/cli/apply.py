@@ -7,8 +7,9 @@ was refused; 2 bad usage or input (nothing contacted); 3 a host could not be rea
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -43,10 +44,21 @@ def _notify(verbose_progress: bool) -> Any:
     return say
 
 
-def _render(report: Any, fmt: str) -> str:
+def _finish(run: Callable[[], Any], journal: Any, fmt: str, output: str | None) -> NoReturn:
+    """Run, close the journal whatever happens, print the report and the run id, exit with the run's code."""
     from fixer.apply.report import render_json, render_text
 
-    return render_json(report) if fmt == "json" else render_text(report)
+    try:
+        report = run()
+    except UsageError as exc:
+        fail_usage(exc)
+    finally:
+        if journal is not None:
+            journal.close()
+    write_output(render_json(report) if fmt == "json" else render_text(report), output)
+    if report.run_id:
+        click.echo(f"fixer: run id {report.run_id}", err=True)
+    sys.exit(report.exit_code)
 
 
 journal_option = click.option(
@@ -60,7 +72,7 @@ output_option = click.option("-o", "--output", type=click.Path(dir_okay=False, a
 
 
 @click.command()
-@click.argument("playbook", type=click.Path(dir_okay=False))
+@click.argument("playbook")
 @ssh_options(command_timeout=600.0)
 @click.option("-C", "--check", "check_mode", is_flag=True,
               help="Dry run: read the hosts, print the diffs, change nothing anywhere (not even the journal).")
@@ -72,7 +84,8 @@ output_option = click.option("-o", "--output", type=click.Path(dir_okay=False, a
 def apply(playbook: str, inventory: str, limit: str | None, forks: int, ssh: SSHArgs, check_mode: bool,
           serial: str | None, extra: tuple[str, ...], journal_path: str | None, fmt: str,
           output: str | None) -> None:
-    """Apply PLAYBOOK: plan every host, then roll out batch by batch with readiness gates.
+    """Apply PLAYBOOK (a file, or a shipped name like `enable-sni`): plan every host, then roll out batch by
+    batch with readiness gates.
 
     A failed host restores every changed host of its batch; the run stops unless max_fail_percentage allows
     going on. Every change is journaled before it is made: `fixer rollback RUN_ID` undoes a run exactly.
@@ -80,10 +93,10 @@ def apply(playbook: str, inventory: str, limit: str | None, forks: int, ssh: SSH
     from fixer.apply.batches import parse_serial_option
     from fixer.apply.command import RunSettings, apply_playbook
     from fixer.inventory.loader import load_inventory
-    from fixer.playbook import load_playbook
+    from fixer.playbook import find_playbook, load_playbook
 
     try:
-        book = load_playbook(playbook)
+        book = load_playbook(find_playbook(playbook))
         inv = load_inventory(inventory)
         if limit is not None:
             inv.select(limit)  # a limit matching nothing is bad input: exit 2 before any contact
@@ -94,17 +107,7 @@ def apply(playbook: str, inventory: str, limit: str | None, forks: int, ssh: SSH
         fail_usage(exc)
     settings = RunSettings(ssh.connect_options(), forks, settings_serial, extra_vars, check_mode,
                            notify=_notify(sys.stderr.isatty() and not check_mode))
-    try:
-        report = apply_playbook(book, inv, limit, settings, journal, sys.argv)
-    except UsageError as exc:
-        fail_usage(exc)
-    finally:
-        if journal is not None:
-            journal.close()
-    write_output(_render(report, fmt), output)
-    if report.run_id:
-        click.echo(f"fixer: run id {report.run_id}", err=True)
-    sys.exit(report.exit_code)
+    _finish(lambda: apply_playbook(book, inv, limit, settings, journal, sys.argv), journal, fmt, output)
 
 
 @click.command()
@@ -138,16 +141,7 @@ def rollback(run_id: str, inventory: str, limit: str | None, forks: int, ssh: SS
         fail_usage(exc)
     settings = RunSettings(ssh.connect_options(), forks, settings_serial, {}, check_mode, force,
                            notify=_notify(sys.stderr.isatty() and not check_mode))
-    try:
-        report = rollback_run(source, inv, limit, settings, journal, sys.argv)
-    except UsageError as exc:
-        fail_usage(exc)
-    finally:
-        journal.close()
-    write_output(_render(report, fmt), output)
-    if report.run_id:
-        click.echo(f"fixer: run id {report.run_id}", err=True)
-    sys.exit(report.exit_code)
+    _finish(lambda: rollback_run(source, inv, limit, settings, journal, sys.argv), journal, fmt, output)
 
 
 @click.group(invoke_without_command=True)
