@@ -168,14 +168,19 @@ def runs(ctx: click.Context, journal_path: str | None, fmt: str) -> None:
 
 @runs.command("show")
 @click.argument("run_id")
+@journal_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None)
 @click.pass_context
-def runs_show(ctx: click.Context, run_id: str) -> None:
+def runs_show(ctx: click.Context, run_id: str, journal_path: str | None, fmt: str | None) -> None:
     """Everything the journal knows of RUN_ID (a unique prefix is enough)."""
     import json
 
     from fixer.journal import render_run_detail, run_to_dict
 
-    journal_path, fmt = ctx.obj
+    # options work before or after `show`, as users type them
+    group_journal, group_fmt = ctx.obj
+    journal_path = journal_path or group_journal
+    fmt = fmt or group_fmt
     try:
         journal = _journal(journal_path)
         with journal:
