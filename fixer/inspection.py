@@ -1,7 +1,9 @@
 """`fixer check` orchestration: hosts → one SSH session and one batched read each → facts → findings.
 
 The only module of the check path that does I/O besides the transport; everything it calls after the
-read is pure.
+read is pure. A host with findings that a shipped playbook fixes gets one more exec on the same session:
+the batched read of the files those playbooks would change (fixer.remedy), so each such finding shows
+the playbook and its diff on that host. A healthy host still costs one session and one exec.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import functools
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from fixer.checks.model import Finding
 from fixer.checks.mp import check_message_processor
 from fixer.checks.router import check_router
 from fixer.errors import FixerError, HostError, ParseError
@@ -23,8 +27,12 @@ from fixer.facts.model import NodeFacts
 from fixer.facts.nginx import NGINX_DEFAULT_CIPHERS
 from fixer.facts.openssl import expand_cipher_string, parse_openssl_ciphers_stdname
 from fixer.inventory.model import Host
+from fixer.remedy import Remedies, playbooks_for
 from fixer.result import CheckRun, HostFailure, HostResult
 from fixer.transport.ssh import ConnectOptions, Session
+
+if TYPE_CHECKING:
+    from fixer.plan.model import FileState
 
 Progress = Callable[[HostResult], None]
 
@@ -51,7 +59,16 @@ class LocalOpenSSL:
         return expand_cipher_string(cipher_string, self.binary)
 
 
-def inspect_host(host: Host, options: ConnectOptions, local: LocalOpenSSL) -> HostResult:
+def _read_files(session: Session, paths: Sequence[str]) -> Mapping[str, FileState]:
+    from fixer.apply.remote import read_files
+
+    return read_files(session, paths)
+
+
+def inspect_host(host: Host, options: ConnectOptions, local: LocalOpenSSL,
+                 remedies: Remedies | None = None) -> HostResult:
+    """Facts and findings of one host (one session, one batched read); with `remedies`, the findings a
+    shipped playbook fixes also carry that playbook's diff on this host (one more read, only then)."""
     started = time.monotonic()
     role = host.role
 
@@ -68,15 +85,19 @@ def inspect_host(host: Host, options: ConnectOptions, local: LocalOpenSSL) -> Ho
         with Session(host, options) as session:
             session.connect()
             result = session.run_script(script)
-        output = result.stdout.decode("utf-8", errors="replace")
-        sections = split_sections(output, boundary)
-        facts: NodeFacts
-        if role == "message_processor":
-            facts = mp_facts(host, sections)
-            findings = check_message_processor(facts, host.vars)
-        else:
-            facts = router_facts(host, sections, local.expand)
-            findings = check_router(facts, host.vars, local.name_table)
+            output = result.stdout.decode("utf-8", errors="replace")
+            sections = split_sections(output, boundary)
+            facts: NodeFacts
+            findings: Sequence[Finding]
+            if role == "message_processor":
+                facts = mp_facts(host, sections)
+                findings = check_message_processor(facts, host.vars)
+            else:
+                facts = router_facts(host, sections, local.expand)
+                findings = check_router(facts, host.vars, local.name_table)
+            if remedies is not None and playbooks_for(findings):
+                # the dry run of the fixing playbooks: one more exec, on this session, for this host only
+                findings = remedies.attach(host, facts, findings, functools.partial(_read_files, session))
     except HostError as exc:
         status = "unreachable" if exc.category == "unreachable" else "error"
         return failed(status, exc.category, str(exc))
@@ -96,15 +117,21 @@ def run_check(
     options: ConnectOptions,
     forks: int,
     progress: Progress | None = None,
+    plan_fixes: bool = True,
 ) -> CheckRun:
-    """Inspect every host with at most `forks` sessions at once; one host's failure never stops others."""
+    """Inspect every host with at most `forks` sessions at once; one host's failure never stops others.
+
+    With `plan_fixes` (the default) every finding a shipped playbook fixes carries that playbook and the
+    diff it would make on its host (fixer.remedy): the dry-run report.
+    """
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
     local = LocalOpenSSL()
+    remedies = Remedies(hosts) if plan_fixes else None
     results: dict[str, HostResult] = {}
 
     def one(host: Host) -> HostResult:
-        res = inspect_host(host, options, local)
+        res = inspect_host(host, options, local, remedies)
         if progress is not None:
             progress(res)
         return res

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 SEVERITIES = ("error", "warning", "info")
 CAUSES = ("sni", "protocol", "cipher", "certificate", "jce", "config")
+NOT_PLANNED = "could not plan: "  # how Finding.diff starts when the fixing playbook could not be planned
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,18 @@ class Finding:
     message: str
     evidence: tuple[Evidence, ...]
     remediation: str
+    # Set by `fixer check` (fixer.remedy) when a shipped playbook fixes the finding; see fixer/remedy.py.
+    playbook: str | None = None  # the playbook's file name, e.g. "enable-sni.yml"
+    diff: str | None = None  # its unified diff on this host (redacted); "" no file change; "could not plan: ..."
+    actions: tuple[str, ...] = ()  # service actions it would run (with readiness gates) and its notes
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"bad severity {self.severity!r}")
         if self.cause not in CAUSES:
             raise ValueError(f"bad cause {self.cause!r}")
+
+    @property
+    def plan_error(self) -> str | None:
+        """Why the fixing playbook could not be planned on the host (the whole `diff` text), or None."""
+        return self.diff if self.diff is not None and self.diff.startswith(NOT_PLANNED) else None

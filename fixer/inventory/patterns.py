@@ -27,9 +27,11 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
+import threading
 from collections.abc import Mapping, Sequence
 
 from fixer.errors import UsageError
+from fixer.inventory.model import Host
 
 _TERM = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
 _SUBSCRIPT = re.compile(r"(.+)\[(?:(-?[0-9]+)|([0-9]+)[:-]([0-9]*))\]")
@@ -152,3 +154,47 @@ def _subscript(hosts: list[str], index: str | None, start: str | None, end: str 
         return hosts[first : last + 1]
     except IndexError:
         raise UsageError(f"no hosts matched the subscripted pattern {pattern!r}") from None
+
+
+class HostPatterns:
+    """Which hosts a play's `hosts` pattern selects among some hosts, leniently like a play's `hosts:`.
+
+    Unlike --limit (select_hosts), a term that matches nothing adds nothing instead of being an error.
+    """
+
+    def __init__(self, hosts: Sequence[Host]) -> None:
+        self._names = [h.name for h in hosts]
+        groups: dict[str, list[str]] = {}
+        for host in hosts:
+            for group in dict.fromkeys(("all", *host.groups)):
+                groups.setdefault(group, []).append(host.name)
+        self._groups = groups
+        self._cache: dict[str, frozenset[str]] = {}
+        self._lock = threading.Lock()
+
+    def selects(self, pattern: str, host: Host) -> bool:
+        with self._lock:
+            chosen = self._cache.get(pattern)
+            if chosen is None:
+                chosen = self._cache[pattern] = self._select(pattern)
+        return host.name in chosen
+
+    def _select(self, pattern: str) -> frozenset[str]:
+        try:
+            terms = order_terms(split_pattern(pattern))
+        except UsageError:  # an @file that cannot be read
+            return frozenset()
+        selected: set[str] = set()
+        for term in terms:
+            bare = term[1:] if term[0] in "&!" else term
+            try:
+                matched = set(select_hosts(self._names, self._groups, bare)) if self._names else set()
+            except UsageError:  # matches nothing here (or is not a valid pattern): adds nothing
+                matched = set()
+            if term[0] == "!":
+                selected -= matched
+            elif term[0] == "&":
+                selected &= matched
+            else:
+                selected |= matched
+        return frozenset(selected)

@@ -2,6 +2,10 @@
 
 The page is rendered by Jinja2 from templates/report.html.j2 with autoescaping on and StrictUndefined,
 from a plain view model built here, so the template never reaches into the dataclasses itself.
+
+A finding that a shipped playbook fixes shows the command that applies it to its host, the service
+actions and notes of the plan, and the unified diff in a collapsible <pre>, one span per line classed
+for colour (d-add, d-del, d-hunk, d-head, d-meta, d-ctx).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import fixer
 from fixer.checks.model import SEVERITIES, Evidence, Finding
 from fixer.errors import FixerError
 from fixer.facts.model import MessageProcessorFacts, NginxServer, NodeFacts, PropertiesFacts, RouterFacts
-from fixer.report.json_report import EXIT_CODE_MEANINGS, host_counts, redact_values, summarize
+from fixer.report.json_report import EXIT_CODE_MEANINGS, apply_command, host_counts, redact_values, summarize
 from fixer.result import STATUSES, CheckRun, HostResult
 
 TEMPLATE = "report.html.j2"
@@ -54,6 +58,17 @@ class FindingView:
     message: str
     evidence: list[EvidenceView]
     remediation: str
+    remedy: RemedyView | None = None
+
+
+@dataclass(frozen=True)
+class RemedyView:
+    playbook: str
+    command: str  # fixer apply ... -l <host>
+    actions: list[str]  # service actions and notes ("note: ...")
+    error: str | None  # "could not plan: ..."
+    diff_lines: list[tuple[str, str]]  # (css class, line with its newline)
+    changes_files: bool
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,37 @@ def _evidence(evidence: Evidence) -> EvidenceView:
     )
 
 
-def _finding(finding: Finding) -> FindingView:
+def diff_class(line: str) -> str:
+    """The CSS class (without `d-`) of one unified diff line."""
+    if line.startswith(("+++", "---")):
+        return "head"
+    if line.startswith("@@"):
+        return "hunk"
+    if line.startswith("+"):
+        return "add"
+    if line.startswith("-"):
+        return "del"
+    if line.startswith(("#", "\\")):
+        return "meta"
+    return "ctx"
+
+
+def _remedy(finding: Finding, inventory: str, host: str) -> RemedyView | None:
+    if finding.playbook is None:
+        return None
+    error = finding.plan_error
+    diff = "" if error is not None or finding.diff is None else finding.diff
+    return RemedyView(
+        playbook=finding.playbook,
+        command=apply_command(finding.playbook, inventory, host),
+        actions=list(finding.actions),
+        error=error,
+        diff_lines=[(diff_class(line), line) for line in diff.splitlines(keepends=True)],
+        changes_files=bool(diff),
+    )
+
+
+def _finding(finding: Finding, inventory: str, host: str) -> FindingView:
     return FindingView(
         id=finding.id,
         severity=finding.severity,
@@ -117,6 +162,7 @@ def _finding(finding: Finding) -> FindingView:
         message=finding.message,
         evidence=[_evidence(e) for e in finding.evidence],
         remediation=finding.remediation,
+        remedy=_remedy(finding, inventory, host),
     )
 
 
@@ -198,7 +244,7 @@ def _worst_of(severities: Iterable[str]) -> str:
     return next((sev for sev in SEVERITIES if sev in present), "")
 
 
-def _host(index: int, host: HostResult) -> HostView:
+def _host(index: int, host: HostResult, inventory: str) -> HostView:
     return HostView(
         anchor=f"host-{index}",
         name=host.name,
@@ -208,7 +254,7 @@ def _host(index: int, host: HostResult) -> HostView:
         error_category=host.error.category if host.error else None,
         error_message=host.error.message if host.error else None,
         counts=host_counts(host),
-        findings=[_finding(f) for f in host.findings],
+        findings=[_finding(f, inventory, host.name) for f in host.findings],
         facts=_facts(host.facts),
         duration=f"{host.duration_s:.1f} s",
     )
@@ -244,7 +290,7 @@ def environment() -> jinja2.Environment:
 
 def render_html(run: CheckRun) -> str:
     summary = summarize(run)
-    hosts = [_host(i, h) for i, h in enumerate(run.hosts, start=1)]
+    hosts = [_host(i, h, run.inventory) for i, h in enumerate(run.hosts, start=1)]
     total = max(summary.hosts, 1)
     return environment().get_template(TEMPLATE).render(
         version=fixer.__version__,

@@ -1,7 +1,13 @@
-"""The JSON report: one document per run, described by schema.json (schema_version 1.0).
+"""The JSON report: one document per run, described by schema.json (schema_version 1.1).
 
 Secrets never belong in a report. Host variables are not part of it at all; as defence in depth, the
-values of .properties entries, override tokens and evidence whose key name looks secret are masked.
+values of .properties entries, override tokens and evidence whose key name looks secret are masked, and
+the diffs of findings come redacted from fixer.plan.diff.
+
+Schema versions: 1.1 added, to every finding, `playbook` (the shipped playbook that fixes it, or null),
+`diff` (the unified diff it would make on that host, "" for none, "could not plan: ..." when planning
+failed, null when not computed) and `actions` (the service actions it would run and its notes). These
+keys are optional in the schema, so a 1.0 document still validates.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
@@ -20,7 +27,7 @@ from fixer.errors import FixerError
 from fixer.facts.model import MessageProcessorFacts, NodeFacts
 from fixer.result import STATUSES, CheckRun, HostResult
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 REDACTED = "********"
 
 # Key names whose values are secrets. Apigee override *tokens* (conf_<file>_<key>) are not secrets,
@@ -124,7 +131,15 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "evidence": [evidence_to_dict(e) for e in finding.evidence],
         "remediation": finding.remediation,
+        "playbook": finding.playbook,
+        "diff": finding.diff,
+        "actions": list(finding.actions),
     }
+
+
+def apply_command(playbook: str, inventory: str, host: str) -> str:
+    """The command that applies `playbook` (a shipped playbook's name) to one host of `inventory`."""
+    return f"fixer apply {shlex.quote(playbook)} -i {shlex.quote(inventory)} -l {shlex.quote(host)}"
 
 
 def host_to_dict(host: HostResult) -> dict[str, Any]:

@@ -2,6 +2,11 @@
 
 Rendered with rich into a string of fixed width, so the output does not depend on the terminal it
 ends up in; with color=False it is plain text (no ANSI codes), fit for pipes, files and mail.
+
+A finding that a shipped playbook fixes shows, under its `fix:` line, the command that applies it to
+that host, the service actions it would run and its notes, then its unified diff on that host, indented
+and never wrapped (so it can be copied whole). A later finding of the same host with the same plan says
+so instead of repeating it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from rich.text import Text
 
 import fixer
 from fixer.checks.model import SEVERITIES, Evidence, Finding
-from fixer.report.json_report import EXIT_CODE_MEANINGS, host_counts, redact_values, summarize
+from fixer.report.json_report import EXIT_CODE_MEANINGS, apply_command, host_counts, redact_values, summarize
 from fixer.result import STATUSES, CheckRun, HostResult
 
 WIDTH = 120
@@ -25,6 +30,22 @@ _TRAILING_BLANKS = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 
 STATUS_STYLE = {"ok": "green", "findings": "yellow", "unreachable": "magenta", "error": "bold red"}
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+DIFF_INDENT = " " * 8
+
+
+def diff_style(line: str) -> str:
+    """The style of one line of a unified diff (as fixer.plan.diff writes them)."""
+    if line.startswith(("+++", "---")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    if line.startswith("+"):
+        return "green"
+    if line.startswith("-"):
+        return "red"
+    if line.startswith(("#", "\\")):
+        return "dim"
+    return ""
 
 
 def _console(color: bool) -> Console:
@@ -90,6 +111,37 @@ def _summary_table(run: CheckRun) -> Table:
     return table
 
 
+def _labelled(console: Console, label: str, style: str, body: str, body_style: str = "") -> None:
+    line = Text()
+    line.append(label, style=style)
+    line.append(body, style=body_style)
+    console.print(Padding(line, (0, 0, 0, 6)))
+
+
+def _remedy(console: Console, finding: Finding, inventory: str, host: str, same_as: str | None) -> None:
+    """The playbook that fixes `finding` on `host`, what it would run, and its diff there."""
+    assert finding.playbook is not None
+    command = apply_command(finding.playbook, inventory, host)
+    if same_as is not None:
+        _labelled(console, "playbook: ", "bold green", f"{command} (same plan as for {same_as} above)")
+        return
+    _labelled(console, "playbook: ", "bold green", command)
+    for action in finding.actions:
+        label, _, body = action.partition(": ") if action.startswith("note: ") else ("would run", "", action)
+        _labelled(console, f"{label}: ", "bold", body)
+    error = finding.plan_error
+    if error is not None:
+        _labelled(console, "", "", error, "yellow")
+    elif finding.diff == "":
+        _labelled(console, "diff: ", "bold", "none (no file changes)")
+    elif finding.diff is not None:
+        _labelled(console, "diff:", "bold", "")
+        for line in finding.diff.splitlines():
+            text = Text(DIFF_INDENT)
+            text.append(line, style=diff_style(line))
+            console.print(text, soft_wrap=True)
+
+
 def _finding(console: Console, finding: Finding) -> None:
     head = Text()
     head.append(f"[{finding.severity.upper()}]", style=SEVERITY_STYLE.get(finding.severity, ""))
@@ -106,7 +158,7 @@ def _finding(console: Console, finding: Finding) -> None:
     console.print(Padding(fix, (0, 0, 0, 6)))
 
 
-def _host(console: Console, host: HostResult) -> None:
+def _host(console: Console, host: HostResult, inventory: str) -> None:
     head = Text()
     head.append(host.name, style="bold")
     head.append(f" ({host.address}, {host.role or 'role unknown'}): ")
@@ -117,8 +169,13 @@ def _host(console: Console, host: HostResult) -> None:
         line.append(f"{host.error.category}: ", style=STATUS_STYLE.get(host.status, "bold red"))
         line.append(host.error.message)
         console.print(Padding(line, (0, 0, 0, 2)))
+    planned: dict[tuple[str, str | None, tuple[str, ...]], str] = {}
     for finding in host.findings:
         _finding(console, finding)
+        if finding.playbook is not None:
+            key = (finding.playbook, finding.diff, finding.actions)
+            _remedy(console, finding, inventory, host.name, planned.get(key))
+            planned.setdefault(key, finding.id)
 
 
 def _plural(n: int, word: str) -> str:
@@ -150,7 +207,7 @@ def render_text(run: CheckRun, color: bool) -> str:
     for host in run.hosts:
         if host.findings or host.error is not None:
             console.print()
-            _host(console, host)
+            _host(console, host, run.inventory)
     console.print()
     code = run.exit_code
     # the verdict stays on one line, however long, so `tail -1` and grep find it whole

@@ -254,3 +254,134 @@ def test_silent_server_times_out(lab: Lab, tmp_path: Path) -> None:
         listener.wait(timeout=10)
         if listener.stdout is not None:
             listener.stdout.close()
+
+
+# -- the dry-run report: the fixing playbook and its diff on each finding's host --------------------------
+
+MP_CUSTOMER = "/opt/apigee/customer/application/message-processor.properties"
+ROUTER_CUSTOMER = "/opt/apigee/customer/application/router.properties"
+MP_RESTART = "/opt/apigee/apigee-service/bin/apigee-service edge-message-processor restart, then wait_for_ready"
+ROUTER_RESTART = "/opt/apigee/apigee-service/bin/apigee-service edge-router restart, then wait_for_ready"
+
+
+def _finding(doc: dict[str, Any], host: str, fid: str) -> dict[str, Any]:
+    (host_doc,) = [h for h in doc["hosts"] if h["name"] == host]
+    (finding,) = [f for f in host_doc["findings"] if f["id"] == fid]
+    assert isinstance(finding, dict)
+    return finding
+
+
+def test_every_fixable_finding_carries_its_playbook_and_a_plan(json_report: tuple[int, dict[str, Any]]) -> None:
+    from fixer.playbook import FINDING_PLAYBOOKS
+
+    _, doc = json_report
+    assert doc["schema_version"] == "1.1"
+    seen = 0
+    for host in doc["hosts"]:
+        for finding in host["findings"]:
+            expected = FINDING_PLAYBOOKS.get(finding["id"])
+            assert finding["playbook"] == expected, (host["name"], finding)
+            if expected is None:
+                assert finding["diff"] is None and finding["actions"] == []
+                continue
+            seen += 1
+            assert isinstance(finding["diff"], str), (host["name"], finding)
+            assert not finding["diff"].startswith("could not plan"), (host["name"], finding["diff"])
+            assert finding["diff"] or finding["actions"], (host["name"], finding)
+    assert seen == sum(len(ids) for ids in EXPECTED.values())  # every seeded finding has a playbook
+
+
+def test_sni_off_gets_enable_sni_and_its_diff(json_report: tuple[int, dict[str, Any]]) -> None:
+    _, doc = json_report
+    sni = _finding(doc, "mp-sni-off", "mp-sni-disabled")
+    assert sni["playbook"] == "enable-sni.yml"
+    assert f"--- mp-sni-off:{MP_CUSTOMER} (before)\n+++ mp-sni-off:{MP_CUSTOMER} (after)\n" in sni["diff"]
+    assert "\n+conf_system_jsse.enableSNIExtension=true\n" in sni["diff"]
+    assert [a for a in sni["actions"] if a.startswith(MP_RESTART)], sni["actions"]
+    false = _finding(doc, "mp-sni-false", "mp-sni-disabled")["diff"]
+    assert "\n-conf_system_jsse.enableSNIExtension=false\n+conf_system_jsse.enableSNIExtension=true\n" in false
+
+
+def test_router_weak_protocol_gets_router_tls_and_its_diff(json_report: tuple[int, dict[str, Any]]) -> None:
+    _, doc = json_report
+    weak = _finding(doc, "rt-weak-protocol", "router-weak-protocol")
+    assert weak["playbook"] == "router-tls.yml"
+    assert f"--- rt-weak-protocol:{ROUTER_CUSTOMER} (before)\n" in weak["diff"]
+    assert "\n-conf_load_balancing_load.balancing.driver.server.ssl.protocols=TLSv1 TLSv1.1 TLSv1.2\n" in weak["diff"]
+    assert "\n+conf_load_balancing_load.balancing.driver.server.ssl.protocols=TLSv1.2 TLSv1.3\n" in weak["diff"]
+    assert [a for a in weak["actions"] if a.startswith(ROUTER_RESTART)], weak["actions"]
+
+
+def test_owner_findings_get_fix_ownership(json_report: tuple[int, dict[str, Any]]) -> None:
+    _, doc = json_report
+    for host, restart in (("mp-owner", MP_RESTART), ("rt-owner", ROUTER_RESTART)):
+        owner = _finding(doc, host, "properties-owner")
+        assert owner["playbook"] == "fix-ownership.yml"
+        assert owner["diff"] == "# owner root:root -> apigee:apigee\n", owner["diff"]
+        assert [a for a in owner["actions"] if a.startswith(restart)], owner["actions"]
+
+
+def test_restart_and_jce_plans(json_report: tuple[int, dict[str, Any]]) -> None:
+    _, doc = json_report
+    pending = _finding(doc, "mp-restart-pending", "mp-restart-pending")
+    assert (pending["playbook"], pending["diff"]) == ("restart-pending.yml", "")  # a restart, no file change
+    assert [a for a in pending["actions"] if a.startswith(MP_RESTART)], pending["actions"]
+    limited = _finding(doc, "mp-jce-limited", "jce-limited")
+    assert limited["playbook"] == "jce-unlimited.yml"
+    assert "\n+crypto.policy=unlimited\n" in limited["diff"], limited["diff"]
+    old = _finding(doc, "mp-jce-old", "jce-limited")  # 8u144: no unlimited policy to select
+    assert old["diff"] == ""
+    assert any(a.startswith("note: ") and "install" in a for a in old["actions"]), old["actions"]
+
+
+def test_text_report_shows_playbook_command_and_diff(lab: Lab) -> None:
+    proc = fixer(lab, *base_args(lab), "-l", "mp-sni-off,rt-weak-protocol,mp-healthy", "--format", "text")
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout
+    assert f"      playbook: fixer apply enable-sni.yml -i {lab.inventory} -l mp-sni-off\n" in out
+    assert f"      playbook: fixer apply router-tls.yml -i {lab.inventory} -l rt-weak-protocol\n" in out
+    assert "        +conf_system_jsse.enableSNIExtension=true\n" in out
+    assert "        +conf_load_balancing_load.balancing.driver.server.ssl.protocols=TLSv1.2 TLSv1.3\n" in out
+    assert "mp-healthy (" not in out  # healthy: no section
+
+
+def test_healthy_hosts_cost_one_exec_and_fixable_ones_one_more(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dry run reads on the session the check already holds, and only where a playbook applies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fixer.inspection import LocalOpenSSL, inspect_host
+    from fixer.inventory.loader import load_inventory
+    from fixer.remedy import Remedies
+    from fixer.transport.hostkeys import load_known_hosts
+    from fixer.transport.ssh import CommandResult, ConnectOptions, Session
+    from tests.lab.netns import enter_netns
+
+    execs: dict[str, int] = {}
+    sessions: dict[str, int] = {}
+    real_run, real_connect = Session.run_script, Session.connect
+
+    def counting_run(self: Session, script: str, become: bool | None = None) -> CommandResult:
+        execs[self.host.name] = execs.get(self.host.name, 0) + 1
+        return real_run(self, script, become)
+
+    def counting_connect(self: Session) -> None:
+        sessions[self.host.name] = sessions.get(self.host.name, 0) + 1
+        real_connect(self)
+
+    monkeypatch.setattr(Session, "run_script", counting_run)
+    monkeypatch.setattr(Session, "connect", counting_connect)
+    inventory = load_inventory(lab.inventory)
+    names = ["mp-healthy", "rt-healthy", "mp-sni-off", "rt-weak-protocol", "mp-owner"]
+    hosts = [inventory.hosts[n] for n in names]
+    options = ConnectOptions(known_hosts=lab.known_hosts, host_keys=load_known_hosts(lab.known_hosts, "strict"),
+                             connect_timeout=10.0, command_timeout=60.0)
+    remedies, local = Remedies(list(inventory.hosts.values())), LocalOpenSSL()
+    with ThreadPoolExecutor(max_workers=1, initializer=enter_netns, initargs=(lab.bridge_netns,)) as pool:
+        results = {h.name: pool.submit(inspect_host, h, options, local, remedies).result(timeout=120) for h in hosts}
+    for name, result in results.items():
+        assert result.error is None, (name, result.error)
+    assert results["mp-healthy"].status == results["rt-healthy"].status == "ok"
+    assert sessions == dict.fromkeys(names, 1)
+    assert execs == {"mp-healthy": 1, "rt-healthy": 1, "mp-sni-off": 2, "rt-weak-protocol": 2, "mp-owner": 2}
+    (sni,) = results["mp-sni-off"].findings
+    assert sni.playbook == "enable-sni.yml" and sni.diff and "+conf_system_jsse.enableSNIExtension=true" in sni.diff

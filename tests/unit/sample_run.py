@@ -7,9 +7,13 @@
   mp3   unreachable host                                           status unreachable
   r2    host whose privilege escalation failed (category become)   status error
 mp2's customer file also holds a password override: reports must never show SECRET_VALUE.
+The findings of mp2 and r1 carry what `fixer check` attaches (fixer.remedy): the shipped playbook that
+fixes each, its (redacted) diff on that host and the service actions it would run.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from fixer.checks.model import Evidence, Finding
 from fixer.facts.model import (
@@ -35,6 +39,32 @@ SNI_TOKEN = "conf_system_jsse.enableSNIExtension"
 SECRET_KEY = "conf_http_client.keystore.password"
 SECRET_VALUE = "s3cr3t-Pa55"  # must never appear in any report
 STARTED_AT = "2024-05-14T09:30:00Z"
+
+MP_RESTART = (f"{MP_SERVICE} restart, then wait_for_ready and GET http://localhost:8082/v1/servers/self/up "
+              "(timeout 300s)")
+ROUTER_RESTART = (f"{ROUTER_SERVICE} restart, then wait_for_ready and GET "
+                  "http://localhost:8081/v1/servers/self/up (timeout 300s)")
+OWNER_DIFF = "# owner root:root -> apigee:apigee\n"
+SNI_DIFF = (
+    "# owner root:root -> apigee:apigee\n"
+    "# mode 0600 -> 0644\n"
+    f"--- mp2:{MP_CUSTOMER} (before)\n"
+    f"+++ mp2:{MP_CUSTOMER} (after)\n"
+    "@@ -1,5 +1,5 @@\n"
+    " # Customer overrides for the Message Processor\n"
+    f"-{SNI_TOKEN}=false\n"
+    f"+{SNI_TOKEN}=true\n"
+    f" {SECRET_KEY}=********\n"
+)
+ROUTER_TOKEN = "conf_load_balancing_load.balancing.driver.server.ssl.protocols"
+ROUTER_DIFF = (
+    f"--- r1:{ROUTER_CUSTOMER} (before)\n"
+    f"+++ r1:{ROUTER_CUSTOMER} (after)\n"
+    "@@ -1,2 +1,2 @@\n"
+    f"-{ROUTER_TOKEN}=TLSv1 TLSv1.1 TLSv1.2\n"
+    f"+{ROUTER_TOKEN}=TLSv1.2 TLSv1.3\n"
+    " conf_load_balancing_load.balancing.driver.server.ssl.ciphers=HIGH:!aNULL:!MD5\n"
+)
 
 STRONG_CIPHERS = (
     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
@@ -199,14 +229,22 @@ def mp_with_findings(name: str = "mp2", address: str = "10.0.1.12") -> HostResul
     )
     return HostResult(
         name=name, address=address, role="message_processor", status="findings",
-        facts=facts, findings=(owner_finding(), sni_finding()), duration_s=1.5,
+        facts=facts,
+        findings=(
+            replace(owner_finding(), playbook="fix-ownership.yml", diff=OWNER_DIFF, actions=(MP_RESTART,)),
+            replace(sni_finding(), playbook="enable-sni.yml", diff=SNI_DIFF.replace("mp2:", f"{name}:"),
+                    actions=(MP_RESTART,)),
+        ),
+        duration_s=1.5,
     )
 
 
 def router_weak_protocol(name: str = "r1", address: str = "10.0.2.21") -> HostResult:
     return HostResult(
         name=name, address=address, role="router", status="findings",
-        facts=router_facts(("TLSv1", "TLSv1.1", "TLSv1.2")), findings=(weak_protocol_finding(),),
+        facts=router_facts(("TLSv1", "TLSv1.1", "TLSv1.2")),
+        findings=(replace(weak_protocol_finding(), playbook="router-tls.yml",
+                          diff=ROUTER_DIFF.replace("r1:", f"{name}:"), actions=(ROUTER_RESTART,)),),
         duration_s=2.0,
     )
 

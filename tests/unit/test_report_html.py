@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import jinja2
@@ -16,7 +17,15 @@ from fixer.errors import FixerError
 from fixer.report import html as html_report
 from fixer.report.html import TEMPLATE, environment, render_html, template_dir, template_dirs
 from fixer.result import HostFailure, HostResult
-from tests.unit.sample_run import SECRET_VALUE, clean_run, make_run, sample_run
+from tests.unit.sample_run import (
+    MP_CUSTOMER,
+    MP_RESTART,
+    SECRET_VALUE,
+    SNI_DIFF,
+    clean_run,
+    make_run,
+    sample_run,
+)
 
 EXTERNAL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
 
@@ -141,11 +150,11 @@ def test_failures_show_category(tree: lxml.html.HtmlElement) -> None:
     assert _text(_q(_card(tree, "r2"), ".failure")[0]) == (
         "become: sudo: a password is required (set ansible_become_password)"
     )
-    assert not _q(_card(tree, "mp3"), "details")  # no facts gathered
+    assert not _q(_card(tree, "mp3"), "details.keyfacts")  # no facts gathered
 
 
 def test_mp_key_facts(tree: lxml.html.HtmlElement) -> None:
-    details = _q(_card(tree, "mp2"), "details")[0]
+    details = _q(_card(tree, "mp2"), "details.keyfacts")[0]
     assert details.get("open") is None  # collapsed
     facts = {_text(_q(tr, "th")[0]): _text(_q(tr, "td")[0]) for tr in _q(details, "tr")}
     assert facts["SNI (jsse.enableSNIExtension)"].startswith("disabled — ")
@@ -157,7 +166,7 @@ def test_mp_key_facts(tree: lxml.html.HtmlElement) -> None:
 
 
 def test_router_key_facts(tree: lxml.html.HtmlElement) -> None:
-    details = _q(_card(tree, "r1"), "details")[0]
+    details = _q(_card(tree, "r1"), "details.keyfacts")[0]
     servers = _q(details, "table.server")
     assert len(servers) == 2
     first = {_text(_q(tr, "th")[0]): _text(_q(tr, "td")[0]) for tr in _q(servers[0], "tr")}
@@ -258,3 +267,59 @@ def test_missing_template_is_a_fixer_error(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
     with pytest.raises(FixerError, match=r"report\.html\.j2 not found"):
         render_html(sample_run())
+
+
+# -- the dry run: playbook, actions and a collapsible, coloured diff per finding -------------------------
+
+
+def _finding_section(tree: lxml.html.HtmlElement, host: str, fid: str) -> lxml.html.HtmlElement:
+    return next(s for s in _q(_card(tree, host), "section.finding") if _text(_q(s, "h4 code")[0]) == fid)
+
+
+def test_fixable_findings_show_playbook_actions_and_diff(tree: lxml.html.HtmlElement) -> None:
+    sni = _finding_section(tree, "mp2", "mp-sni-disabled")
+    remedy = _q(sni, "div.remedy")[0]
+    assert _text(_q(remedy, "p.playbook")[0]) == (
+        "Playbook: enable-sni.yml · fixer apply enable-sni.yml -i inventory/prod.yml -l mp2"
+    )
+    assert [_text(li) for li in _q(remedy, "ul.actions li")] == [MP_RESTART]
+    details = _q(remedy, "details.diff")[0]
+    assert details.get("open") is not None  # shown, and collapsible
+    assert _text(_q(details, "summary")[0]) == f"Diff on mp2 ({len(SNI_DIFF.splitlines())} lines)"
+    (pre,) = _q(details, "pre.diff")
+    assert pre.text_content() == SNI_DIFF  # exact, line breaks kept
+    classes = {span.text_content().rstrip("\n"): span.get("class") for span in _q(pre, "span")}
+    assert classes["-conf_system_jsse.enableSNIExtension=false"] == "d-del"
+    assert classes["+conf_system_jsse.enableSNIExtension=true"] == "d-add"
+    assert classes["@@ -1,5 +1,5 @@"] == "d-hunk"
+    assert classes["# mode 0600 -> 0644"] == "d-meta"
+    assert classes[f"--- mp2:{MP_CUSTOMER} (before)"] == "d-head"
+    assert classes[" # Customer overrides for the Message Processor"] == "d-ctx"
+    weak = _finding_section(tree, "r1", "router-weak-protocol")
+    assert "fixer apply router-tls.yml -i inventory/prod.yml -l r1" in _text(weak)
+
+
+def test_restart_only_failed_and_unfixable_findings() -> None:
+    base = Finding(id="mp-restart-pending", severity="warning", cause="config", message="m", evidence=(),
+                   remediation="r")
+    host = HostResult("mp9", "10.0.0.9", "message_processor", "findings", findings=(
+        replace(base, playbook="restart-pending.yml", diff="", actions=(MP_RESTART,)),
+        replace(base, id="mp-sni-disabled", playbook="enable-sni.yml", diff="could not plan: <no play>"),
+        replace(base, id="mp-https-protocols"),
+    ))
+    tree = lxml.html.document_fromstring(render_html(make_run(host)))
+    restart, failed, plain = _q(_card(tree, "mp9"), "section.finding")
+    assert _text(_q(restart, "div.remedy p.empty")[0]) == "No file changes."
+    assert not _q(restart, "pre.diff")
+    assert _text(_q(failed, "p.planerr")[0]) == "could not plan: <no play>"  # escaped, shown as written
+    assert not _q(failed, "pre.diff")
+    assert not _q(plain, "div.remedy")
+
+
+def test_diff_content_is_escaped() -> None:
+    finding = Finding(id="mp-sni-disabled", severity="error", cause="sni", message="m", evidence=(),
+                      remediation="r", playbook="enable-sni.yml", diff="@@ -1 +1 @@\n-a\n+<script>x</script>\n")
+    page = render_html(make_run(HostResult("mp9", "10.0.0.9", "message_processor", "findings",
+                                           findings=(finding,))))
+    assert "<script" not in page.lower()
+    assert "+&lt;script&gt;x&lt;/script&gt;" in page

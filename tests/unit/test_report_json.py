@@ -24,8 +24,10 @@ from fixer.report.json_report import (
 )
 from fixer.result import STATUSES, CheckRun, HostFailure, HostResult
 from tests.unit.sample_run import (
+    MP_RESTART,
     SECRET_KEY,
     SECRET_VALUE,
+    SNI_DIFF,
     clean_run,
     findings_run,
     make_run,
@@ -72,7 +74,7 @@ def test_schema_enums_match_the_models() -> None:
 
 def test_top_level_shape(doc: dict[str, Any]) -> None:
     assert list(doc) == ["schema_version", "tool", "inventory", "started_at", "duration_s", "hosts", "summary"]
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
     assert doc["tool"] == {"name": "fixer", "version": fixer.__version__}
     assert doc["inventory"] == "inventory/prod.yml"
     assert doc["started_at"] == "2024-05-14T09:30:00Z"
@@ -85,7 +87,7 @@ def test_top_level_shape(doc: dict[str, Any]) -> None:
 def test_render_json_round_trips(doc: dict[str, Any]) -> None:
     text = render_json(sample_run())
     assert text.endswith("}\n")
-    assert text.startswith('{\n  "schema_version": "1.0",')
+    assert text.startswith('{\n  "schema_version": "1.1",')
     assert json.loads(text) == doc
     assert render_json(sample_run()) == text  # deterministic
 
@@ -127,7 +129,9 @@ def test_host_failure_and_findings(doc: dict[str, Any]) -> None:
     assert hosts["mp1"]["error"] is None
     assert hosts["mp1"]["findings"] == []
     sni = next(f for f in hosts["mp2"]["findings"] if f["id"] == "mp-sni-disabled")
-    assert list(sni) == ["id", "severity", "cause", "message", "evidence", "remediation"]
+    assert list(sni) == [
+        "id", "severity", "cause", "message", "evidence", "remediation", "playbook", "diff", "actions",
+    ]
     assert sni["severity"] == "error"
     assert sni["cause"] == "sni"
     assert sni["evidence"][0] == {
@@ -236,7 +240,7 @@ def test_schema_rejects_broken_documents(
     with pytest.raises(ReportSchemaError) as caught:
         validate_report(_broken(doc, path, value, delete))
     assert isinstance(caught.value, FixerError)
-    assert str(caught.value).startswith(f"report does not match schema 1.0: at {where}: ")
+    assert str(caught.value).startswith(f"report does not match schema 1.1: at {where}: ")
 
 
 def test_schema_error_mentions_the_bad_value(doc: dict[str, Any]) -> None:
@@ -259,3 +263,67 @@ def test_unknown_role_is_null() -> None:
     doc = run_to_dict(make_run(host))
     assert doc["hosts"][0]["role"] is None
     validate_report(doc)
+
+
+# -- schema 1.1: the dry run of the fixing playbook on each finding --------------------------------------
+
+
+def test_findings_carry_playbook_diff_and_actions(doc: dict[str, Any]) -> None:
+    hosts = {h["name"]: h for h in doc["hosts"]}
+    sni = next(f for f in hosts["mp2"]["findings"] if f["id"] == "mp-sni-disabled")
+    assert sni["playbook"] == "enable-sni.yml"
+    assert sni["diff"] == SNI_DIFF
+    assert "+conf_system_jsse.enableSNIExtension=true\n" in sni["diff"]
+    assert sni["actions"] == [MP_RESTART]
+    owner = next(f for f in hosts["mp2"]["findings"] if f["id"] == "properties-owner")
+    assert owner["playbook"] == "fix-ownership.yml"
+    assert owner["diff"] == "# owner root:root -> apigee:apigee\n"
+    (weak,) = hosts["r1"]["findings"]
+    assert weak["playbook"] == "router-tls.yml"
+    assert weak["diff"].startswith("--- r1:/opt/apigee/customer/application/router.properties (before)\n")
+
+
+def test_findings_without_a_playbook_have_nulls() -> None:
+    finding = Finding(id="mp-https-protocols", severity="info", cause="protocol", message="m", evidence=(),
+                      remediation="r")
+    doc = run_to_dict(make_run(HostResult("mp9", "10.0.0.9", "message_processor", "findings",
+                                          findings=(finding,))))
+    (shown,) = doc["hosts"][0]["findings"]
+    assert (shown["playbook"], shown["diff"], shown["actions"]) == (None, None, [])
+    validate_report(doc)
+
+
+@pytest.mark.parametrize(("diff", "actions"), [
+    ("", [MP_RESTART]),  # restart only: no file changes
+    ("could not plan: no play of enable-sni.yml targets mp9 (hosts: 'message_processors')", []),
+    ("", ["note: jce-unlimited: no unlimited policy in this Java: install JCE"]),
+])
+def test_schema_accepts_every_kind_of_plan(doc: dict[str, Any], diff: str, actions: list[str]) -> None:
+    finding = doc["hosts"][1]["findings"][0]
+    finding["diff"], finding["actions"] = diff, actions
+    validate_report(doc)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("diff", 3), ("actions", "restart"), ("actions", [1]), ("playbook", ""), ("playbook", None),
+])
+def test_schema_rejects_bad_plans(doc: dict[str, Any], key: str, value: Any) -> None:
+    # a null playbook with a diff (or actions) is inconsistent too
+    with pytest.raises(ReportSchemaError, match="at hosts/1/findings/0"):
+        validate_report(_broken(doc, ["hosts", 1, "findings", 0, key], value))
+
+
+def test_a_1_0_document_still_validates(doc: dict[str, Any]) -> None:
+    old = copy.deepcopy(doc)
+    old["schema_version"] = "1.0"
+    for host in old["hosts"]:
+        for finding in host["findings"]:
+            for key in ("playbook", "diff", "actions"):
+                del finding[key]
+    validate_report(old)
+
+
+def test_diffs_never_leak_secrets() -> None:
+    text = render_json(sample_run())
+    assert SECRET_VALUE not in text
+    assert f"{SECRET_KEY}=********" in text  # the changed file's secret line, redacted by fixer.plan.diff

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from fixer.checks.model import Evidence, Finding
 from fixer.report.text import WIDTH, render_text, totals_line
 from fixer.result import HostResult
-from tests.unit.sample_run import SECRET_VALUE, clean_run, findings_run, make_run, sample_run
+from tests.unit.sample_run import (
+    MP_RESTART,
+    ROUTER_DIFF,
+    ROUTER_RESTART,
+    SECRET_VALUE,
+    SNI_DIFF,
+    clean_run,
+    findings_run,
+    make_run,
+    sample_run,
+)
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -151,3 +162,61 @@ def test_secrets_never_shown() -> None:
         text = render_text(make_run(host, *sample_run().hosts), color=color)
         assert SECRET_VALUE not in text
         assert "conf_http_client.keystore.password" in text
+
+
+# -- the dry run: playbook, actions and diff per finding -------------------------------------------------
+
+
+def test_each_fixable_finding_shows_its_playbook_command_and_diff(plain: str) -> None:
+    assert "      playbook: fixer apply enable-sni.yml -i inventory/prod.yml -l mp2\n" in plain
+    assert "      playbook: fixer apply fix-ownership.yml -i inventory/prod.yml -l mp2\n" in plain
+    assert "      playbook: fixer apply router-tls.yml -i inventory/prod.yml -l r1\n" in plain
+    assert "      would run: /opt/apigee/apigee-service/bin/apigee-service edge-message-processor restart" in plain
+    sni = plain[plain.index("[ERROR] mp-sni-disabled"):plain.index("r1 (10.0.2.21")]
+    assert "      diff:\n" in sni
+    for line in SNI_DIFF.splitlines():  # indented under the finding, whole, in order
+        assert f"        {line}".rstrip() + "\n" in sni
+    assert sni.index("-conf_system_jsse.enableSNIExtension=false") < sni.index("+conf_system_jsse")
+    assert "        # owner root:root -> apigee:apigee\n" in plain
+
+
+def test_diff_lines_are_coloured_and_never_wrapped() -> None:
+    long_line = "+conf_x=" + "y" * 300
+    finding = Finding(id="mp-sni-disabled", severity="error", cause="sni", message="m", evidence=(),
+                      remediation="r", playbook="enable-sni.yml", diff=f"@@ -1 +1 @@\n-old\n{long_line}\n")
+    host = HostResult("mp9", "10.0.0.9", "message_processor", "findings", findings=(finding,))
+    plain = render_text(make_run(host), color=False)
+    assert f"        {long_line}\n" in plain
+    colored = render_text(make_run(host), color=True)
+    assert re.search(r"\x1b\[32m\+conf_x=y+\x1b\[0m", colored)  # green additions
+    assert re.search(r"\x1b\[31m-old\x1b\[0m", colored)  # red removals
+
+
+def _fixable(fid: str, **kw: object) -> Finding:
+    base = Finding(id=fid, severity="warning", cause="protocol", message="m", evidence=(), remediation="r")
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def test_same_plan_is_shown_once_per_host() -> None:
+    plan = {"playbook": "router-tls.yml", "diff": ROUTER_DIFF, "actions": (ROUTER_RESTART,)}
+    host = HostResult("r1", "10.0.2.21", "router", "findings",
+                      findings=(_fixable("router-weak-protocol", **plan), _fixable("router-config-drift", **plan)))
+    text = render_text(make_run(host), color=False)
+    assert text.count("+conf_load_balancing_load.balancing.driver.server.ssl.protocols=TLSv1.2 TLSv1.3") == 1
+    assert "-l r1 (same plan as for router-weak-protocol above)" in text
+
+
+def test_restart_only_plan_notes_and_planning_failures() -> None:
+    host = HostResult("mp9", "10.0.0.9", "message_processor", "findings", findings=(
+        _fixable("mp-restart-pending", playbook="restart-pending.yml", diff="", actions=(MP_RESTART,)),
+        _fixable("jce-limited", playbook="jce-unlimited.yml", diff="",
+                 actions=("note: jce-unlimited: no unlimited policy in this Java: install JCE",)),
+        _fixable("mp-sni-disabled", playbook="enable-sni.yml", diff="could not plan: no play targets mp9"),
+        _fixable("mp-https-protocols"),  # no playbook: nothing more than the fix line
+    ))
+    text = render_text(make_run(host), color=False)
+    assert "      would run: /opt/apigee/apigee-service/bin/apigee-service edge-message-processor restart" in text
+    assert text.count("      diff: none (no file changes)\n") == 2
+    assert "      note: jce-unlimited: no unlimited policy in this Java: install JCE\n" in text
+    assert "      could not plan: no play targets mp9\n" in text
+    assert text.count("playbook: ") == 3
