@@ -17,6 +17,7 @@ from fixer.inventory.loader import Inventory
 from fixer.inventory.model import Host
 from fixer.journal import FileRecord, Journal
 from fixer.plan.model import FileChange, HostPlan
+from fixer.plan.planner import paths_to_read
 from fixer.playbook import Playbook
 from fixer.transport.ssh import ConnectOptions, Session
 
@@ -65,12 +66,13 @@ def _hosts_for(inventory: Inventory, pattern: str, limit: str | None) -> list[Ho
 def apply_playbook(playbook: Playbook, inventory: Inventory, limit: str | None, settings: RunSettings,
                    journal: Journal | None, argv: Sequence[str]) -> RunReport:
     report = RunReport("apply", settings.check, None)
+    play_hosts = [_hosts_for(inventory, play.hosts, limit) for play in playbook.plays]
+    _check_templates(playbook, play_hosts, settings.extra_vars)
     run_id = None
     if not settings.check:
         assert journal is not None
         run_id = journal.start_run("apply", playbook.path, inventory.path, limit, argv)
         report.run_id = run_id
-    play_hosts = [_hosts_for(inventory, play.hosts, limit) for play in playbook.plays]
     # max_fail_percentage is one budget for the whole run: failures of earlier plays count too
     total = len({h.name for hosts in play_hosts for h in hosts})
     failed = 0
@@ -91,6 +93,19 @@ def apply_playbook(playbook: Playbook, inventory: Inventory, limit: str | None, 
         if journal is not None and run_id is not None:
             journal.finish_run(run_id, _run_status(report), _summary(report))
     return report
+
+
+def _check_templates(playbook: Playbook, play_hosts: Sequence[Sequence[Host]],
+                     extra_vars: Mapping[str, Any]) -> None:
+    """Template every task's arguments for every host before any host is contacted (pure, no I/O).
+
+    Bad input — an undefined variable, a bad argument, a value with a newline from `-e` (it would inject
+    another key) — is a UsageError naming host, task and file:line: exit 2, no host contacted, no run
+    journaled. The planner repeats this per host; here it only fails early.
+    """
+    for play, hosts in zip(playbook.plays, play_hosts, strict=True):
+        for host in hosts:
+            paths_to_read(play, host, extra_vars)
 
 
 def _batch_notice(settings: RunSettings) -> Callable[[int, list[str]], None] | None:

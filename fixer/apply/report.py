@@ -45,6 +45,9 @@ def render_text(report: RunReport) -> str:
         for planned in play.planned:
             status = _host_status(play, planned, report.check)
             outcome = play.outcomes.get(planned.host.name)
+            if outcome is not None and outcome.category is not None:
+                # a host whose batch was put back failed itself: say so, and why (the category)
+                status = f"failed ({outcome.category})" + (f", {status}" if status != "failed" else "")
             line = f"  {planned.host.name:<24} {status}"
             message = outcome.message if outcome is not None and outcome.message else planned.message
             if message:
