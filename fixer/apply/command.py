@@ -15,6 +15,7 @@ from fixer.apply.runner import PlannedHost, PlayResult, plan_play, roll_out
 from fixer.errors import HostError, UsageError
 from fixer.inventory.loader import Inventory
 from fixer.inventory.model import Host
+from fixer.inventory.patterns import HostPatterns
 from fixer.journal import FileRecord, Journal
 from fixer.plan.model import FileChange, HostPlan
 from fixer.plan.planner import paths_to_read
@@ -56,11 +57,11 @@ class RunReport:
 
 
 def _hosts_for(inventory: Inventory, pattern: str, limit: str | None) -> list[Host]:
-    selected = {h.name for h in inventory.select(pattern)}
-    if limit is not None:
-        allowed = {h.name for h in inventory.select(limit)}
-        selected &= allowed
-    return [h for h in inventory.hosts.values() if h.name in selected]
+    """A play's hosts: its pattern evaluated leniently (a term matching nothing adds nothing), within --limit."""
+    everyone = list(inventory.hosts.values())
+    chooser = HostPatterns(everyone)
+    allowed = {h.name for h in inventory.select(limit)} if limit is not None else None
+    return [h for h in everyone if chooser.selects(pattern, h) and (allowed is None or h.name in allowed)]
 
 
 def apply_playbook(playbook: Playbook, inventory: Inventory, limit: str | None, settings: RunSettings,

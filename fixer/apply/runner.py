@@ -16,10 +16,12 @@ from fixer.apply.batches import split_batches
 from fixer.apply.engine import HostOutcome, RunContext, apply_host, revert_host
 from fixer.apply.remote import read_files
 from fixer.errors import FixerError, HostError
+from fixer.facts.build import mp_facts
+from fixer.facts.gather import mp_script, new_boundary, split_sections
 from fixer.inventory.model import Host
 from fixer.plan.model import HostPlan
 from fixer.plan.planner import paths_to_read, plan_host
-from fixer.playbook import Play
+from fixer.playbook import Play, facts_vars
 from fixer.transport.ssh import ConnectOptions, Session
 
 log = logging.getLogger(__name__)
@@ -51,17 +53,36 @@ def _pool(forks: int, n: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=max(1, min(forks, n or 1)))
 
 
+# variables that come from a node's facts (fixer.playbook.facts_vars), read only for plays that use them
+FACT_VARIABLES = ("java_home", "java_security_file", "java_version", "java_major", "jce_crypto_policy")
+
+
+def uses_facts(play: Play) -> bool:
+    text = repr([(t.args, t.when, t.requires) for t in (*play.tasks, *play.handlers)]) + repr(play.vars)
+    return any(name in text for name in FACT_VARIABLES)
+
+
+def _mp_facts(session: Session, host: Host) -> dict[str, Any]:
+    """The same facts `fixer check` reads (one batched exec), as playbook variables."""
+    boundary = new_boundary()
+    result = session.run_script(mp_script(host, boundary))
+    sections = split_sections(result.stdout.decode("utf-8", errors="replace"), boundary)
+    return facts_vars(mp_facts(host, sections))
+
+
 def plan_play(play: Play, hosts: Sequence[Host], connect: ConnectOptions, forks: int,
               extra_vars: Mapping[str, Any]) -> list[PlannedHost]:
     """Read every target of every host (one batched read each) and compute its plan. Changes nothing."""
+    needs_facts = uses_facts(play)
 
     def one(host: Host) -> PlannedHost:
         try:
-            paths = paths_to_read(play, host, extra_vars)
             with Session(host, connect) as session:
                 session.connect()
+                facts = _mp_facts(session, host) if needs_facts and host.role == "message_processor" else None
+                paths = paths_to_read(play, host, extra_vars, facts)
                 seen = read_files(session, paths) if paths else {}
-            return PlannedHost(host, plan_host(play, host, seen, extra_vars))
+            return PlannedHost(host, plan_host(play, host, seen, extra_vars, facts))
         except HostError as exc:
             return PlannedHost(host, None, exc.category, str(exc))
         except FixerError as exc:

@@ -133,3 +133,34 @@ def test_fix_then_roll_back_exactly(apply_lab: Lab, tmp_path: Path) -> None:
     assert twice.returncode == 0, twice.stdout + twice.stderr
     for name in BROKEN:
         assert restarts(lab, name) == before_restarts[name] + 2
+
+
+def test_jce_unlimited_uses_the_nodes_facts(apply_lab: Lab, tmp_path: Path) -> None:
+    """The playbook learns each MP's java.security from the node; pre-8u151 Java gets a note, no change."""
+    lab = apply_lab
+    journal = tmp_path / "journal.sqlite3"
+    security = "/opt/java/jdk8u161/jre/lib/security/java.security"
+    original = node_state(lab, "mp-jce-limited", security)
+    old_java = lab_digest_of(lab, "mp-jce-old")
+    run = fixer(lab, journal, "apply", "jce-unlimited", "-l", "mp-jce-limited,mp-jce-old", "--format", "json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    hosts = {h["name"]: h for p in json.loads(run.stdout)["plays"] for h in p["hosts"]}
+    assert hosts["mp-jce-limited"]["status"] == "ok"
+    assert hosts["mp-jce-old"]["status"] == "unchanged"
+    assert any("JCE" in note for note in hosts["mp-jce-old"]["notes"])
+    assert b"crypto.policy=unlimited" in lab.node_path("mp-jce-limited", security).read_bytes()
+    assert lab_digest_of(lab, "mp-jce-old") == old_java
+    check = fixer(lab, journal, "check", "-l", "mp-jce-limited,mp-jce-old", "--format", "json")
+    found = {h["name"]: [f["id"] for f in h["findings"]] for h in json.loads(check.stdout)["hosts"]}
+    assert found == {"mp-jce-limited": [], "mp-jce-old": ["jce-limited"]}
+    back = fixer(lab, journal, "rollback", json.loads(run.stdout)["run_id"])
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert node_state(lab, "mp-jce-limited", security) == original
+
+
+def lab_digest_of(lab: Lab, name: str) -> str:
+    h = hashlib.sha256()
+    for path in sorted(lab.node_path(name, "/opt/java").rglob("*")):
+        if path.is_file():
+            h.update(str(path).encode() + path.read_bytes())
+    return h.hexdigest()
