@@ -164,3 +164,28 @@ def lab_digest_of(lab: Lab, name: str) -> str:
         if path.is_file():
             h.update(str(path).encode() + path.read_bytes())
     return h.hexdigest()
+
+
+def test_router_tls_fixes_protocols_and_drift_then_rolls_back(apply_lab: Lab, tmp_path: Path) -> None:
+    lab = apply_lab
+    journal = tmp_path / "journal.sqlite3"
+    routers = "rt-weak-protocol,rt-drift,rt-healthy"
+    conf = "/opt/nginx/conf.d/0-default.conf"
+    customer = "/opt/apigee/customer/application/router.properties"
+    original = {n: (node_state(lab, n, customer), lab.node_path(n, conf).read_bytes()) for n in routers.split(",")}
+    run = fixer(lab, journal, "apply", "router-tls", "-l", routers, "--format", "json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    status = {h["name"]: h["status"] for p in json.loads(run.stdout)["plays"] for h in p["hosts"]}
+    assert status == {"rt-weak-protocol": "ok", "rt-drift": "ok", "rt-healthy": "unchanged"}
+    for name in ("rt-weak-protocol", "rt-drift"):
+        assert "ssl_protocols TLSv1.2 TLSv1.3;" in lab.node_path(name, conf).read_text(), name
+    check = fixer(lab, journal, "check", "-l", routers, "--format", "json")
+    assert check.returncode == 0, check.stdout  # no weak protocol, no drift left
+    # the routers really serve TLS 1.3 again: nginx reloaded the regenerated conf
+    probe = lab.run(["openssl", "s_client", "-connect", f"{lab.nodes['rt-weak-protocol']}:443", "-tls1_3"],
+                    input="", capture_output=True, text=True, timeout=30)
+    assert "TLSv1.3" in probe.stdout, probe.stdout + probe.stderr
+    back = fixer(lab, journal, "rollback", json.loads(run.stdout)["run_id"])
+    assert back.returncode == 0, back.stdout + back.stderr
+    for name, (props, _generated) in original.items():
+        assert node_state(lab, name, customer) == props, name

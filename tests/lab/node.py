@@ -159,6 +159,7 @@ mount -t tmpfs -o mode=0700 lab-root /root
 mount -t tmpfs -o mode=1777 lab-tmp /tmp
 mount -t tmpfs -o mode=1777 lab-vartmp /var/tmp
 mount -t tmpfs -o mode=0755 lab-varlog /var/log
+mkdir -p /var/log/nginx  # nginx -t opens its compiled-in error log before reading -c's config
 hostname {name}
 echo $$ > /run/lab/sshd.pid
 exec /usr/sbin/sshd -D -e -f /run/lab/sshd_config

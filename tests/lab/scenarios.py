@@ -83,8 +83,13 @@ def _jce(name: str, host: int, update: int, policy: str | None) -> NodeSpec:
     return replace(_mp(name, host, SNI_TRUE), java=java, host_vars={"fixer_java_home": java.home})
 
 
+# the lab's main nginx.conf is not at Apigee's /opt/nginx/conf/nginx.conf (router-tls.yml's `nginx -t` reads it)
+ROUTER_VARS: dict[str, object] = {"nginx_main_conf": "/opt/nginx/nginx.conf"}
+
+
 def _router(name: str, host: int, protocols: str, ciphers: str) -> NodeSpec:
-    return NodeSpec(name, host, "router", ROUTER_GROUP, customer=_router_customer(name, protocols, ciphers))
+    return NodeSpec(name, host, "router", ROUTER_GROUP, customer=_router_customer(name, protocols, ciphers),
+                    host_vars=dict(ROUTER_VARS))
 
 
 def scenario_specs(sudo_password: str) -> list[NodeSpec]:
@@ -115,7 +120,7 @@ def scenario_specs(sudo_password: str) -> list[NodeSpec]:
         _router("rt-weak-cipher", 33, "TLSv1.2", "HIGH:aNULL:NULL-SHA256:@SECLEVEL=0"),
         replace(
             _router("rt-cipher-mismatch", 34, "TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384"),
-            host_vars={"fixer_client_ciphers": ["AES128-SHA", "TLS_RSA_WITH_AES_128_GCM_SHA256"]},
+            host_vars={**ROUTER_VARS, "fixer_client_ciphers": ["AES128-SHA", "TLS_RSA_WITH_AES_128_GCM_SHA256"]},
         ),
         replace(_router("rt-drift", 35, "TLSv1.2 TLSv1.3", HEALTHY_CIPHERS), drift_protocols="TLSv1.2"),
         replace(_router("rt-owner", 36, "TLSv1.2 TLSv1.3", HEALTHY_CIPHERS), customer_root_owned=True),

@@ -288,7 +288,8 @@ def test_router_tls_default_protocols() -> None:
     assert (change.after.owner, change.after.mode) == ("apigee", 0o644)
     assert [(s.component, s.action, s.readiness) for s in result.services] == [("edge-router", "restart", RT_READY)]
     nginx_test, contains = result.verifies
-    assert nginx_test == Verify("nginx_test", "nginx accepts the generated configuration")
+    assert nginx_test == Verify("nginx_test", "nginx accepts the generated configuration",
+                                path="/opt/nginx/conf/nginx.conf")  # Apigee's layout unless nginx_main_conf
     assert contains.kind == "file_contains" and contains.path == NGX
     assert contains.pattern is not None
     assert not re.search(contains.pattern, DEFAULT_CONF, re.MULTILINE)
