@@ -170,8 +170,9 @@ def ansible_playbook() -> str:
     return found
 
 
-def write_ansible_cfg(directory: Path, forks: int, known_hosts: Path) -> Path:
-    """An ansible.cfg tuned as a careful operator would: forks as fixer's, pipelining, ControlPersist."""
+def write_ansible_cfg(directory: Path, forks: int, known_hosts: Path, extra_defaults: Sequence[str] = ()) -> Path:
+    """An ansible.cfg tuned as a careful operator would: forks as fixer's, pipelining, ControlPersist.
+    ``extra_defaults``: more ``key = value`` lines for its [defaults] section."""
     (directory / "cp").mkdir(mode=0o700)
     (directory / "local").mkdir(mode=0o700)
     cfg = directory / "ansible.cfg"
@@ -185,7 +186,8 @@ def write_ansible_cfg(directory: Path, forks: int, known_hosts: Path) -> Path:
         "stdout_callback = default\n"
         "nocolor = True\n"
         f"local_tmp = {directory / 'local'}\n"
-        "\n"
+        + "".join(f"{line}\n" for line in extra_defaults)
+        + "\n"
         "[ssh_connection]\n"
         "pipelining = True\n"
         "ssh_args = -o ControlMaster=auto -o ControlPersist=60s "

@@ -15,7 +15,7 @@ from tests.lab.state import STATE_FILE, LabError
 
 def _up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    lab = Lab.up(args.dir, bench=args.bench, components=not args.no_components)
+    lab = Lab.up(args.dir, bench=args.bench, components=args.components)
     print(f"lab dir:      {lab.dir}")
     print(f"inventory:    {lab.inventory}")
     print(f"known_hosts:  {lab.known_hosts}")
@@ -76,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument(
         "--bench", type=int, metavar="N", help="N healthy MPs mp001..mpNNN instead of the scenarios"
     )
-    up.add_argument("--no-components", action="store_true", help="do not start apigee components / nginx")
+    up.add_argument(
+        "--components", action=argparse.BooleanOptionalAction, default=None,
+        help="start the apigee components / nginx (default: yes, no with --bench)",
+    )
     up.set_defaults(func=_up)
     down = sub.add_parser("down", help="end a lab from its state file")
     down.add_argument("--dir", type=Path)

@@ -150,7 +150,12 @@ class Lab:
         return cls(lab_dir, LabState.load(lab_dir))
 
     @classmethod
-    def up(cls, workdir: Path | str | None = None, bench: int | None = None, components: bool = True) -> Lab:
+    def up(
+        cls, workdir: Path | str | None = None, bench: int | None = None, components: bool | None = None
+    ) -> Lab:
+        """Start a lab. ``components`` (apigee-service start on every MP/router: readiness listeners,
+        nginx) defaults to on for the scenario lab and off in bench mode, where ``components=True``
+        starts each bench MP's python readiness listener (for benchmarks that restart MPs)."""
         if os.geteuid() != 0:
             raise LabError("the lab needs root (network namespaces, mounts)")
         specs = bench_specs(bench) if bench is not None else scenario_specs(SUDO_PASSWORD)
@@ -165,7 +170,7 @@ class Lab:
             status="starting",
             owns_dir=owns_dir,
             bench=bench,
-            components=components and bench is None,
+            components=(bench is None) if components is None else components,
             sudo_password=SUDO_PASSWORD,
         )
         lab = cls(lab_dir, state)

@@ -462,6 +462,25 @@ def test_bench_50_up_and_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         print(f"\n[lab timing] bench 50: up {up_s:.2f}s, down {down_s:.2f}s")
 
 
+def test_bench_with_components_restarts_and_is_ready(tmp_path: Path) -> None:
+    lab = Lab.up(tmp_path / "bench", bench=3, components=True)
+    try:
+        assert lab.state.components
+        listeners = {x.what: x.pid for x in lab.state.extra_pids}
+        assert sorted(listeners) == [f"edge-message-processor on mp00{i}" for i in (1, 2, 3)]
+        assert all(procs.is_alive(pid) for pid in listeners.values())
+        assert lab.node_exec("mp002", ["python3", "-c", READY_BODY]).stdout.strip() == "true"
+        before = int(lab.node_path("mp002", MP_PID_FILE).read_text())
+        assert service(lab, "mp002", "edge-message-processor", "restart").returncode == 0
+        restarted = int(lab.node_path("mp002", MP_PID_FILE).read_text())
+        assert restarted != before and not procs.is_alive(before)  # a real stop and start
+        assert service(lab, "mp002", "edge-message-processor", "wait_for_ready").returncode == 0
+    finally:
+        lab.down()
+    _assert_gone(lab)
+    assert not procs.is_alive(restarted)  # started after up, not on record: down still ends it
+
+
 def test_failed_up_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_: object) -> None:
         raise RuntimeError("injected failure after the nodes started")
