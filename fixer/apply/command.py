@@ -202,8 +202,10 @@ def _plan_rollbacks(run_id: str, hosts: Sequence[Host], by_host: Mapping[str, li
             if not same_file(written, current) and not settings.force:
                 drift.append(
                     f"{record.path}: changed since run {run_id} wrote it\n"
-                    + render_diff(FileChange(record.path, original, written, ("what the run wrote",)), host.name)
-                    + render_diff(FileChange(record.path, written, current, ("changed since",)), host.name)
+                    + render_diff(FileChange(record.path, original, written, ()), host.name,
+                                  ("original", f"what run {run_id} wrote"))
+                    + render_diff(FileChange(record.path, written, current, ()), host.name,
+                                  (f"what run {run_id} wrote", "now"))
                 )
                 continue
             changes.append(FileChange(record.path, current, original, (f"rollback of {run_id}",)))

@@ -78,7 +78,9 @@ def _summary_line(report: RunReport) -> str:
             status = _host_status(play, planned, report.check)
             counts[status] = counts.get(status, 0) + 1
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    run = f"; run id {report.run_id} (undo: fixer rollback {report.run_id} -i INVENTORY)" if report.run_id else ""
+    changed = any(o.written or o.status in ("ok", "restored") for p in report.plays for o in p.outcomes.values())
+    undo = f" (undo: fixer rollback {report.run_id} -i INVENTORY)" if changed else " (nothing was changed)"
+    run = f"; run id {report.run_id}{undo}" if report.run_id else ""
     code = report.exit_code
     return f"{parts or 'no hosts'}{run}; exit {code}: {EXIT_MEANING[report.kind].get(code, '')}"
 

@@ -80,8 +80,11 @@ def _text(state: FileState) -> str | None:
         return None
 
 
-def render_diff(change: FileChange, host: str) -> str:
-    """The change as an operator reviews it (see the module doc); "" when nothing changes."""
+def render_diff(change: FileChange, host: str, labels: tuple[str, str] = ("before", "after")) -> str:
+    """The change as an operator reviews it (see the module doc); "" when nothing changes.
+
+    `labels` name the two sides in the ---/+++ lines (a rollback's drift view compares other versions).
+    """
     before, after = change.before, change.after
     out = _attrs(before, after)
     if change.content_changed:
@@ -91,14 +94,14 @@ def render_diff(change: FileChange, host: str) -> str:
                        f"{len(after.content)} bytes (sha256 {(before.sha256 or 'absent')[:12]} -> "
                        f"{(after.sha256 or 'absent')[:12]})\n")
         else:
-            out.extend(_unified(old, new, f"{host}:{change.path}"))
+            out.extend(_unified(old, new, f"{host}:{change.path}", labels))
     return "".join(out)
 
 
-def _unified(old: str, new: str, name: str) -> list[str]:
+def _unified(old: str, new: str, name: str, labels: tuple[str, str]) -> list[str]:
     lines = difflib.unified_diff(
         [c + e for c, e in split_lines(old)], [c + e for c, e in split_lines(new)],
-        fromfile=f"{name} (before)", tofile=f"{name} (after)",
+        fromfile=f"{name} ({labels[0]})", tofile=f"{name} ({labels[1]})",
     )
     minus, plus = _Redactor(), _Redactor()
     out = []

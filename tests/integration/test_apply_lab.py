@@ -189,3 +189,38 @@ def test_router_tls_fixes_protocols_and_drift_then_rolls_back(apply_lab: Lab, tm
     assert back.returncode == 0, back.stdout + back.stderr
     for name, (props, _generated) in original.items():
         assert node_state(lab, name, customer) == props, name
+
+
+def test_rollback_refuses_drift_unless_forced_and_can_itself_be_rolled_back(apply_lab: Lab, tmp_path: Path) -> None:
+    lab = apply_lab
+    journal = tmp_path / "journal.sqlite3"
+    name = "mp-sni-off"
+    original = node_state(lab, name, CUSTOMER)
+    run = fixer(lab, journal, "apply", "enable-sni", "-l", name, "--format", "json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    run_id = json.loads(run.stdout)["run_id"]
+    fixed = node_state(lab, name, CUSTOMER)
+
+    # someone edits the file after the run: the rollback refuses that host and shows the three versions
+    path = lab.node_path(name, CUSTOMER)
+    path.write_bytes(path.read_bytes() + b"# edited by hand after the run\n")
+    edited = node_state(lab, name, CUSTOMER)
+    refused = fixer(lab, journal, "rollback", run_id)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "drifted" in refused.stdout and "--force" in refused.stdout
+    assert f"(what run {run_id} wrote)" in refused.stdout and "(now)" in refused.stdout
+    assert "+# edited by hand after the run" in refused.stdout
+    assert node_state(lab, name, CUSTOMER) == edited  # untouched
+
+    # --check shows the same refusal and changes nothing; --force restores the original anyway
+    assert fixer(lab, journal, "rollback", run_id, "--check").returncode == 1
+    forced = fixer(lab, journal, "rollback", run_id, "--force", "--format", "json")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert node_state(lab, name, CUSTOMER) == original
+    rollback_id = json.loads(forced.stdout)["run_id"]
+
+    # a rollback is a run: rolling it back puts back what it replaced (the hand-edited file)
+    undo = fixer(lab, journal, "rollback", rollback_id)
+    assert undo.returncode == 0, undo.stdout + undo.stderr
+    assert node_state(lab, name, CUSTOMER) == edited
+    assert fixed != edited
