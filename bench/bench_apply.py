@@ -50,6 +50,7 @@ from bench.bench_check import (
     inventory_hosts,
     verify_ansible,
     write_ansible_cfg,
+    write_results,
 )
 from bench.procmeter import Measured, Meter
 
@@ -564,13 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "verdicts": verdicts,
         "error": error,
     }
-    out = args.results_dir / f"apply-{stamp}.json"
-    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nresults: {out}")
-    if error is not None:
-        print("bench: FAILED (the table above holds only the runs before the failure)", file=sys.stderr)
-        return 1
-    return 0
+    return write_results(doc, args.results_dir / f"apply-{stamp}.json", error)
 
 
 if __name__ == "__main__":

@@ -502,7 +502,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "profile": profile,
         "error": error,
     }
-    out = args.results_dir / f"check-{stamp}.json"
+    return write_results(doc, args.results_dir / f"check-{stamp}.json", error)
+
+
+def write_results(doc: dict[str, Any], out: Path, error: str | None) -> int:
+    """Save a benchmark's results as JSON and turn its outcome into the exit status."""
     out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     print(f"\nresults: {out}")
     if error is not None:

@@ -10,7 +10,7 @@ import os
 import shlex
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from fixer.apply.remote import (
     acquire_lock,
@@ -49,7 +49,6 @@ class HostOutcome:
     message: str | None = None
     written: tuple[tuple[FileChange, int], ...] = ()  # changes on disk now, with their journal file ids
     services: tuple[ServiceAction, ...] = ()
-    verify_failures: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def failed(self) -> bool:
