@@ -10,8 +10,10 @@ import click
 
 from fixer import __version__
 from fixer.cli.apply import apply, rollback, runs
+from fixer.cli.cert import cert
 from fixer.cli.check import check
 from fixer.cli.common import configure_logging
+from fixer.cli.probe import probe
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,3 +28,5 @@ main.add_command(check)
 main.add_command(apply)
 main.add_command(rollback)
 main.add_command(runs)
+main.add_command(probe)
+main.add_command(cert)
