@@ -67,6 +67,12 @@ class RemoteCommandError(HostError):
     category = "command"
 
 
+class ForwardingRefusedError(HostError):
+    """The node's sshd refused a `direct-tcpip` channel (administratively prohibited): no TCP forwarding."""
+
+    category = "forwarding"
+
+
 class ApplyError(HostError):
     """A change could not be made on a host (write refused, restart failed, readiness, verify)."""
 
@@ -88,5 +94,5 @@ class LockedError(ApplyError):
 # Categories of HostError, in the order reports list them.
 HOST_ERROR_CATEGORIES = (
     "unreachable", "auth", "host-key", "timeout", "become", "command", "apply", "changed-since-plan", "locked",
-    "error",
+    "forwarding", "error",
 )

@@ -10,6 +10,7 @@ import click
 
 from fixer import __version__
 from fixer.cli.apply import apply, rollback, runs
+from fixer.cli.bundles import bundles
 from fixer.cli.cert import cert
 from fixer.cli.check import check
 from fixer.cli.common import configure_logging
@@ -30,3 +31,4 @@ main.add_command(rollback)
 main.add_command(runs)
 main.add_command(probe)
 main.add_command(cert)
+main.add_command(bundles)

@@ -68,11 +68,15 @@ class SSHArgs:
         )
 
 
-def ssh_options(command_timeout: float = 60.0) -> Callable[[F], F]:
-    """-i/-l/-f and the SSH options, collected into `inventory`, `limit`, `forks` and `ssh: SSHArgs`."""
+def ssh_options(command_timeout: float = 60.0, inventory_required: bool = True,
+                timeout_flags: tuple[str, ...] = ("-T", "--timeout")) -> Callable[[F], F]:
+    """-i/-l/-f and the SSH options, collected into `inventory`, `limit`, `forks` and `ssh: SSHArgs`.
+
+    `timeout_flags` names the SSH connect timeout option (a command may need -T for its own timeout).
+    """
 
     def decorate(func: F) -> F:
-        @click.option("-i", "--inventory", required=True, type=click.Path(dir_okay=False),
+        @click.option("-i", "--inventory", required=inventory_required, type=click.Path(dir_okay=False),
                       help="Ansible-format YAML inventory.")
         @click.option("-l", "--limit", help="Host/group pattern, as Ansible's --limit (e.g. 'routers:!rt-02').")
         @click.option("-f", "--forks", type=click.IntRange(1, 500), default=default_forks, show_default=True,
@@ -86,17 +90,17 @@ def ssh_options(command_timeout: float = 60.0) -> Callable[[F], F]:
                       help="OpenSSH client config (HostName, User, Port, IdentityFile, ProxyJump).")
         @click.option("-K", "--ask-become-pass", is_flag=True,
                       help="Prompt for the sudo password (else ansible_become_password or $FIXER_BECOME_PASSWORD).")
-        @click.option("-T", "--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
+        @click.option(*timeout_flags, "ssh_timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
                       help="SSH connect timeout in seconds.")
         @click.option("--command-timeout", type=click.FloatRange(0.1), default=command_timeout, show_default=True,
                       help="Time allowed for one remote step (a read, a write, a restart with its readiness gate).")
         @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
         @functools.wraps(func)
         def wrapper(known_hosts: str, host_key_policy: str, ssh_config: str, ask_become_pass: bool,
-                    timeout: float, command_timeout: float, verbose: int, **kwargs: Any) -> Any:
+                    ssh_timeout: float, command_timeout: float, verbose: int, **kwargs: Any) -> Any:
             if verbose:
                 configure_logging(verbose)
-            ssh = SSHArgs(known_hosts, host_key_policy, ssh_config, ask_become_pass, timeout, command_timeout)
+            ssh = SSHArgs(known_hosts, host_key_policy, ssh_config, ask_become_pass, ssh_timeout, command_timeout)
             return func(ssh=ssh, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -1,20 +1,32 @@
-"""`fixer probe TARGET...`: TLS handshakes from the control machine (issue 4, item 1).
+"""`fixer probe TARGET...`: TLS handshakes from the control machine, or from a node with `--from` (issue 4).
 
-Exit codes: 0 every target completed at least one handshake, 1 some target completed none, 2 bad usage.
+With `--from HOST` every handshake is tunnelled through HOST's SSH connection (`direct-tcpip`: the node's
+name resolution, routes and firewall); when HOST forbids TCP forwarding, `openssl s_client` runs on HOST.
+
+Exit codes: 0 every target completed at least one handshake, 1 some target completed none, 2 bad usage,
+3 the --from host could not be used (unreachable, auth, host key, the fallback script failed).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import click
 
+from fixer.cli.common import SSHArgs, fail_usage, ssh_options
+from fixer.errors import FixerError, HostError
+from fixer.inventory.loader import load_inventory
+from fixer.inventory.model import Host
 from fixer.probe.engine import probe as run_probe
 from fixer.probe.model import ProbeResult, ProbeTarget
 from fixer.probe.render import render_json, render_text
+from fixer.probe.tunnel import connect_via, probe_from
+from fixer.transport.ssh import Session
 
 MAX_TARGETS_AT_ONCE = 4
+EXIT_HOST = 3
 
 
 def parse_target(text: str, servername: str | None = None) -> ProbeTarget:
@@ -41,14 +53,51 @@ def parse_target(text: str, servername: str | None = None) -> ProbeTarget:
     return ProbeTarget(host=host, port=port, servername=servername or None)
 
 
+def vantage_host(inventory: str, limit: str | None, name: str) -> Host:
+    """The one inventory host named `name` (within --limit); UsageError otherwise."""
+    inv = load_inventory(inventory)
+    for host in inv.select(limit):
+        if host.name == name:
+            return host
+    within = f" matched by --limit {limit!r}" if limit else ""
+    raise FixerError(f"--from {name!r}: not a host of {inventory}{within}")
+
+
+def _probe_from(host: Host, ssh: SSHArgs, targets: list[ProbeTarget], timeout: float) -> list[ProbeResult]:
+    options = ssh.connect_options()
+    transport_log = logging.getLogger("paramiko.transport")
+    if transport_log.getEffectiveLevel() > logging.DEBUG:  # each refused channel is logged at ERROR: it is data here
+        transport_log.setLevel(logging.CRITICAL)
+    session = Session(host, options)
+    try:
+        try:
+            session.connect()
+        except HostError as exc:
+            click.echo(f"fixer: error: --from {host.name}: {exc.category}: {exc}", err=True)
+            sys.exit(EXIT_HOST)
+        connector = connect_via(session)
+        with ThreadPoolExecutor(max_workers=min(MAX_TARGETS_AT_ONCE, len(targets))) as pool:
+            return list(pool.map(lambda t: probe_from(session, t, timeout, connector), targets))
+    except HostError as exc:
+        click.echo(f"fixer: error: --from {host.name}: {exc.category}: {exc}", err=True)
+        sys.exit(EXIT_HOST)
+    finally:
+        session.close()
+
+
 @click.command()
 @click.argument("targets", metavar="TARGET...", nargs=-1, required=True)
+@click.option("--from", "vantage", metavar="HOST",
+              help="Probe from this inventory host (needs -i): tunnelled through its SSH connection, or "
+                   "`openssl s_client` run there when it forbids TCP forwarding.")
 @click.option("--servername", metavar="NAME", help="SNI name to send (default: the host, when it is a name).")
 @click.option("-T", "--timeout", type=click.FloatRange(min=0.1, max=300), default=5.0, show_default=True,
               help="Seconds per handshake, connect included.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def probe(targets: tuple[str, ...], servername: str | None, timeout: float, fmt: str) -> None:
-    """Probe TLS on TARGET (HOST[:PORT], default port 443) from this machine.
+@ssh_options(command_timeout=60.0, inventory_required=False, timeout_flags=("--ssh-timeout",))
+def probe(targets: tuple[str, ...], vantage: str | None, servername: str | None, timeout: float, fmt: str,
+          inventory: str | None, limit: str | None, forks: int, ssh: SSHArgs) -> None:
+    """Probe TLS on TARGET (HOST[:PORT], default port 443) from this machine, or from a node (--from).
 
     Reports the protocols the server accepts (TLSv1..TLSv1.3), whether it needs SNI or shows another
     certificate without it, the certificate chains and the negotiated suite. Certificates are not verified.
@@ -57,7 +106,18 @@ def probe(targets: tuple[str, ...], servername: str | None, timeout: float, fmt:
         parsed = [parse_target(t, servername) for t in targets]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="TARGET") from None
-    with ThreadPoolExecutor(max_workers=min(MAX_TARGETS_AT_ONCE, len(parsed))) as pool:
-        results: list[ProbeResult] = list(pool.map(lambda t: run_probe(t, timeout=timeout), parsed))
+    if vantage is not None:
+        if inventory is None:
+            fail_usage("--from needs -i/--inventory")
+        try:
+            host = vantage_host(inventory, limit, vantage)
+        except (FixerError, OSError) as exc:
+            fail_usage(exc)
+        results = _probe_from(host, ssh, parsed, timeout)
+    else:
+        if inventory is not None:
+            fail_usage("-i/--inventory is only used with --from HOST")
+        with ThreadPoolExecutor(max_workers=min(MAX_TARGETS_AT_ONCE, len(parsed))) as pool:
+            results = list(pool.map(lambda t: run_probe(t, timeout=timeout), parsed))
     click.echo(render_json(results) if fmt == "json" else render_text(results), nl=False)
     sys.exit(0 if all(r.reachable for r in results) else 1)

@@ -21,7 +21,7 @@ from fixer.probe.model import PROTOCOLS, CertSummary, HandshakeResult, ProbeResu
 
 Connect = Callable[[str, int, float], Stream]
 
-__all__ = ["Connect", "attempt", "probe", "sni_name", "tcp_connect"]
+__all__ = ["Connect", "attempt", "probe", "sni_name", "summarize", "tcp_connect"]
 
 
 def sni_name(target: ProbeTarget) -> str | None:
@@ -88,12 +88,23 @@ def probe(
         with_sni = [f.result() for f in sni_futs]
         nosni = [nosni_fut.result()] if nosni_fut is not None else []
 
+    return summarize(target, name, with_sni, nosni, lambda proto: attempt(
+        target, proto, None, timeout, connect, contexts.get(proto)))
+
+
+def summarize(
+    target: ProbeTarget,
+    name: str | None,
+    with_sni: list[HandshakeResult],
+    nosni: list[HandshakeResult],
+    confirm: Callable[[str], HandshakeResult] | None = None,
+) -> ProbeResult:
+    """The verdicts from phase 1 handshakes (`confirm(protocol)` runs phase 2's no-SNI handshake)."""
     ok_sni = [h for h in with_sni if h.ok]
     best = max(ok_sni, key=_rank, default=None)
-    if best is not None and nosni and not nosni[0].ok:
+    if best is not None and nosni and not nosni[0].ok and confirm is not None:
         proto = best.negotiated_protocol if best.negotiated_protocol in PROTOCOLS else best.protocol_offered
-        nosni.append(attempt(target, proto, None, timeout, connect, contexts.get(proto)))
-
+        nosni = [*nosni, confirm(proto)]
     nosni_ok = next((h for h in nosni if h.ok), None)
     sni_required: bool | None = None
     changes: bool | None = None

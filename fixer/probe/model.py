@@ -11,6 +11,7 @@ from cryptography import x509
 
 PROTOCOLS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
+Via = Literal["control", "tunnel", "node-openssl"]  # where the handshakes ran from, and how
 FailureKind = Literal["alert", "verify", "timeout", "refused", "reset", "closed", "dns", "error"]
 
 
@@ -100,6 +101,8 @@ class ProbeResult:
     chain_without_sni: tuple[CertSummary, ...]
     negotiated: HandshakeResult | None  # the successful handshake at the highest protocol
     handshakes: tuple[HandshakeResult, ...] = field(default_factory=tuple)
+    via: Via = "control"  # control machine; a node's SSH tunnel; `openssl s_client` run on the node
+    vantage: str | None = None  # the inventory host the probe ran from (None: the control machine)
 
     @property
     def reachable(self) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from fixer.probe.model import PROTOCOLS, CertSummary, Failure, HandshakeResult, ProbeResult, to_jsonable
 
-JSON_SCHEMA_VERSION = "1.0"
+JSON_SCHEMA_VERSION = "1.1"  # 1.1: `via` and `vantage` per result
 
 
 def describe_failure(f: Failure | None) -> str:
@@ -48,10 +48,19 @@ def _handshake_line(h: HandshakeResult) -> str:
     return f"    {h.protocol_offered:<16} {sni:<28} {outcome}  ({h.elapsed * 1000:.0f} ms)"
 
 
+def describe_via(r: ProbeResult) -> str:
+    if r.via == "tunnel":
+        return f"tunnel (direct-tcpip through {r.vantage}'s SSH connection)"
+    if r.via == "node-openssl":
+        return f"node-openssl (openssl s_client run on {r.vantage}: it forbids TCP forwarding)"
+    return "control (this machine)"
+
+
 def render_text(results: Sequence[ProbeResult], verbose: bool = True) -> str:
     out: list[str] = []
     for r in results:
         out.append(f"{r.target}: {'reachable' if r.reachable else 'NO HANDSHAKE COMPLETED'}")
+        out.append(f"  via: {describe_via(r)}")
         accepted = [p for p in PROTOCOLS if r.protocols.get(p)]
         out.append(f"  protocols accepted: {', '.join(accepted) if accepted else 'none'}")
         for p in PROTOCOLS:

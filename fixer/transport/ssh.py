@@ -10,6 +10,8 @@ import os
 import secrets
 import select
 import shlex
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ from fixer.errors import (
     AuthenticationError,
     BecomeError,
     CommandTimeoutError,
+    ForwardingRefusedError,
     HostError,
     HostKeyError,
     UnreachableError,
@@ -104,6 +107,9 @@ class Session:
         self.host = host
         self.options = options
         self._clients: list[paramiko.SSHClient] = []
+        # paramiko hands an open failure to whichever waiting opener calls get_exception() first: opens are
+        # serialised so each caller gets its own reason (one round trip each; the channels then run in parallel)
+        self._open_lock = threading.Lock()
 
     # -- connecting -------------------------------------------------------------------------------
 
@@ -197,6 +203,35 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- tunnelling -------------------------------------------------------------------------------
+
+    def open_tunnel(self, host: str, port: int, timeout: float) -> paramiko.Channel:
+        """A `direct-tcpip` channel from the target host to `host:port`: its DNS, routes and firewall.
+
+        Raises ForwardingRefusedError when the node's sshd forbids forwarding (administratively prohibited),
+        and, like `socket`, ConnectionRefusedError / socket.gaierror / TimeoutError / OSError when the node
+        could not connect, so that the probe engine turns them into a Failure.
+        """
+        if not self._clients:
+            raise HostError("not connected")
+        transport = self._clients[-1].get_transport()
+        if transport is None or not transport.is_active():
+            raise ConnectionAbortedError("SSH connection is closed")
+        started = time.monotonic()
+        if not self._open_lock.acquire(timeout=timeout):
+            raise TimeoutError(f"no channel to {host}:{port} within {timeout:g}s (other opens pending)")
+        try:
+            left = max(0.001, timeout - (time.monotonic() - started))
+            return transport.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=left)
+        except paramiko.ChannelException as exc:
+            raise _channel_error(exc, host, port, self.host.name) from exc
+        except paramiko.SSHException as exc:
+            if "timeout" in str(exc).lower():
+                raise TimeoutError(f"no answer to forwarding {host}:{port} within {timeout:g}s") from exc
+            raise ConnectionAbortedError(f"SSH error opening a channel to {host}:{port}: {exc}") from exc
+        finally:
+            self._open_lock.release()
+
     # -- running ----------------------------------------------------------------------------------
 
     def run_script(self, script: str, become: bool | None = None) -> CommandResult:
@@ -257,6 +292,28 @@ class Session:
                 channel.sendall((password + "\n").encode())
                 prompts_answered += 1
                 err = err.replace(prompt.encode(), b"", 1)
+
+
+# RFC 4254 5.1 SSH_MSG_CHANNEL_OPEN_FAILURE reason codes
+_OPEN_ADMINISTRATIVELY_PROHIBITED = 1
+_DNS_WORDS = ("name or service not known", "name resolution", "nodename nor servname", "no address associated",
+              "not known")
+
+
+def _channel_error(exc: paramiko.ChannelException, host: str, port: int, node: str) -> Exception:
+    """An open failure as the exception a local `connect` would raise (OpenSSH puts strerror in the text)."""
+    text = (exc.text or "").strip()
+    where = f"{host}:{port} from {node}"
+    if exc.code == _OPEN_ADMINISTRATIVELY_PROHIBITED:
+        return ForwardingRefusedError(f"{node} refuses TCP forwarding: {text or 'administratively prohibited'}")
+    lower = text.lower()
+    if any(word in lower for word in _DNS_WORDS):
+        return socket.gaierror(f"{where}: {text}")
+    if "timed out" in lower:
+        return TimeoutError(f"{where}: {text}")
+    if "refused" in lower or not text or exc.code == 2:  # 2: connect failed
+        return ConnectionRefusedError(f"{where}: {text or 'connect failed'}")
+    return OSError(f"{where}: channel open failed ({exc.code}): {text}")
 
 
 def _sudo_failure(user: str, stderr: bytes) -> str:

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.lab
 EXPECTED: dict[str, set[str]] = {
     "mp-healthy": set(),
     "mp-java-proc": set(),
+    "mp-noforward": set(),
     "mp-plus-form": set(),
     "mp-jce-ok": set(),
     "mp-sudo-pass": set(),

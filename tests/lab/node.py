@@ -100,7 +100,7 @@ def sudoers_text(mode: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sshd_config_text(ip: str) -> str:
+def sshd_config_text(ip: str, tcp_forwarding: bool = True) -> str:
     return f"""\
 # Lab node sshd: key-only login for user fixer.
 ListenAddress {ip}:22
@@ -117,7 +117,7 @@ StrictModes no
 UseDNS no
 MaxStartups 100:30:200
 MaxSessions 50
-AllowTcpForwarding yes
+AllowTcpForwarding {"yes" if tcp_forwarding else "no"}
 X11Forwarding no
 PrintMotd no
 PrintLastLog no
@@ -248,7 +248,7 @@ def build_node(
     _write(files.etc / "sudoers", sudoers_text(spec.sudo), 0o440)
     _write(files.etc / "hosts", hosts_text)
     _write(files.etc / "hostname", f"{spec.name}\n")
-    _write(files.lab / "sshd_config", sshd_config_text(ip))
+    _write(files.lab / "sshd_config", sshd_config_text(ip, spec.tcp_forwarding))
     _write(files.lab / "ssh_host_ed25519_key", host_key, 0o600)
     _write(files.lab / "authorized_keys", authorized_key + "\n")
     _write(files.lab / "init.sh", init_script_text(spec.name, ip, files.root), 0o755)

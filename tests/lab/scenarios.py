@@ -55,6 +55,7 @@ class NodeSpec:
     # The MP listener is a real JVM (java-component knob) instead of python3: /proc/<pid>/exe is bin/java.
     java_process: bool = False
     wrong_known_host_key: bool = False
+    tcp_forwarding: bool = True  # False: sshd_config AllowTcpForwarding no (direct-tcpip administratively prohibited)
     host_vars: dict[str, object] = field(default_factory=dict)
 
 
@@ -114,6 +115,7 @@ def scenario_specs(sudo_password: str) -> list[NodeSpec]:
         replace(_mp("mp-nosudo", 21, SNI_TRUE), sudo="none"),
         replace(_mp("mp-badkey", 22, SNI_TRUE), wrong_known_host_key=True),
         replace(_mp("mp-java-proc", 23, SNI_TRUE), java_process=True),
+        replace(_mp("mp-noforward", 24, SNI_TRUE), tcp_forwarding=False),
         NodeSpec("mp-down", 99, "absent", MP_GROUP),
         _router("rt-healthy", 31, "TLSv1.2 TLSv1.3", HEALTHY_CIPHERS),
         _router("rt-weak-protocol", 32, "TLSv1 TLSv1.1 TLSv1.2", HEALTHY_CIPHERS),

@@ -45,7 +45,7 @@ def props(text: str, owner: str = "apigee", group: str = "apigee", mode: int = 0
 
 
 def test_registry() -> None:
-    assert sorted(MODULES) == ["file", "properties", "service", "template", "verify"]
+    assert sorted(MODULES) == ["file", "properties", "service", "target_endpoint", "template", "verify"]
 
 
 # -- properties -----------------------------------------------------------------------------------

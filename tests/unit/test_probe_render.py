@@ -60,7 +60,8 @@ def test_render_text() -> None:
 def test_render_json_roundtrip() -> None:
     doc = json.loads(render_json([_result()]))
     r = doc["results"][0]
-    assert doc["schema_version"] == "1.0" and r["reachable"] is True
+    assert doc["schema_version"] == "1.1" and r["reachable"] is True
+    assert r["via"] == "control" and r["vantage"] is None
     assert r["target"] == {"host": "api.example.com", "port": 8443, "servername": None}
     assert r["protocols"]["TLSv1.2"] is True and r["sni_changes_certificate"] is True
     assert r["handshakes"][0]["failure"] == {"kind": "alert", "alert": "internal_error", "verify_code": None,

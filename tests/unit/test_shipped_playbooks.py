@@ -124,7 +124,7 @@ def assert_idempotent(p: Play, host: Host, seen: Mapping[str, FileState], first:
 
 def test_every_shipped_playbook_loads() -> None:
     assert SHIPPED == ["enable-sni.yml", "fix-ownership.yml", "jce-unlimited.yml", "mp-tls-protocols.yml",
-                       "restart-pending.yml", "router-tls.yml"]
+                       "restart-pending.yml", "router-tls.yml", "target-protocols.yml"]
     for name in SHIPPED:
         book = load_playbook(PLAYBOOKS / name)
         for p in book.plays:
@@ -141,8 +141,9 @@ def test_finding_playbooks_map() -> None:
                "router-weak-cipher", "router-cipher-mismatch", "router-config-drift"}
     assert fixable <= ids
     assert set(FINDING_PLAYBOOKS) == fixable
-    # mp-tls-protocols.yml answers a southbound protocol mismatch, which `fixer check` has no finding for yet
-    assert set(FINDING_PLAYBOOKS.values()) == set(SHIPPED) - {"mp-tls-protocols.yml"}
+    # mp-tls-protocols.yml and target-protocols.yml answer a southbound protocol mismatch, which `fixer check`
+    # has no finding for yet
+    assert set(FINDING_PLAYBOOKS.values()) == set(SHIPPED) - {"mp-tls-protocols.yml", "target-protocols.yml"}
     assert find_playbook("enable-sni") == PLAYBOOKS / "enable-sni.yml"
     assert find_playbook("router-tls.yml") == PLAYBOOKS / "router-tls.yml"
     assert playbook_dirs()[0] == PLAYBOOKS
@@ -434,3 +435,41 @@ def test_restart_pending() -> None:
                                              "overrides"),)
     assert_idempotent(p, MP, seen, result)
     assert not plan(p, MP, {MPC: f(CUSTOMER_MP), SYS: f(SYSTEM_PROPERTIES)}).changed
+
+
+# -- target-protocols -----------------------------------------------------------------------------
+
+BUNDLES = Path(__file__).parent / "data" / "bundles" / "good"
+TARGET = "/srv/bundles/orders-v1/apiproxy/targets/default.xml"
+CI = Host("ci1", ("bundle_hosts",), {"ansible_host": "10.0.0.5", "bundle_dir": "/srv/bundles/orders-v1"})
+
+
+def test_target_protocols_replaces_the_list() -> None:
+    p = play("target-protocols.yml")
+    assert (p.hosts, p.serial) == ("bundle_hosts", (1,))
+    before = (BUNDLES / "orders-v1/apiproxy/targets/default.xml").read_bytes()
+    seen = {TARGET: FileState(True, before, "ci", "ci", 0o644)}
+    result = plan(p, CI, seen, target_protocols=["TLSv1.2", "TLSv1.3"])
+    (change,) = result.changes
+    assert change.after.content == before.replace(
+        b"<Protocol>TLSv1</Protocol>\n                <Protocol>TLSv1.1</Protocol>",
+        b"<Protocol>TLSv1.2</Protocol>\n                <Protocol>TLSv1.3</Protocol>")
+    assert (change.after.owner, change.after.mode) == ("ci", 0o644)
+    assert not result.services and not result.verifies
+    assert_idempotent(p, CI, seen, result, target_protocols=["TLSv1.2", "TLSv1.3"])
+
+
+def test_target_protocols_other_file_name_check_and_enabled() -> None:
+    p = play("target-protocols.yml")
+    legacy = "/srv/bundles/orders-v1/apiproxy/targets/legacy.xml"
+    before = (BUNDLES / "orders-v1/apiproxy/targets/legacy.xml").read_bytes()
+    extra: dict[str, Any] = {"target_file": "legacy.xml", "target_name": "legacy", "target_ssl_enabled": True,
+                             "target_protocols": "TLSv1.2"}
+    seen = {legacy: FileState(True, before, "ci", "ci", 0o644)}
+    result = plan(p, CI, seen, **extra)
+    assert b"<Enabled>true</Enabled>" in result.changes[0].after.content
+    assert_idempotent(p, CI, seen, result, **extra)
+    from fixer.modules import PlanError
+
+    with pytest.raises(PlanError, match="named 'legacy', not 'default'"):
+        plan(p, CI, seen, **{**extra, "target_name": "default"})
