@@ -298,13 +298,15 @@ class Module:
     template_defaults: ClassVar[Mapping[str, str]] = {}
     # Whether the module can change something (so `notify` makes sense)
     can_change: ClassVar[bool] = True
+    # The argument naming the one file the module reads and writes, if it works on one
+    path_arg: ClassVar[str | None] = None
 
     def check(self, args: Mapping[str, Any], static: bool) -> None:
         """Cross-argument rules. `static`: templated values may still be unconverted strings."""
 
     def paths(self, args: Mapping[str, Any]) -> list[str]:
         """The remote files this task reads or writes (args are templated and coerced)."""
-        return []
+        return [args[self.path_arg]] if self.path_arg else []
 
     def plan(self, args: Mapping[str, Any], state: PlanState, task: str) -> Outcome:
         raise NotImplementedError

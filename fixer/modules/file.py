@@ -11,14 +11,12 @@ from fixer.plan.model import FileState
 
 class FileModule(Module):
     name: ClassVar[str] = "file"
+    path_arg: ClassVar[str | None] = "path"
     spec: ClassVar[Mapping[str, Arg]] = {"path": Arg(to_path, required=True), **OWNER_ARGS}
 
     def check(self, args: Mapping[str, Any], static: bool) -> None:
         if all(args.get(k) is None for k in ("owner", "group", "mode")):
             raise ArgError("file: nothing to do (give owner, group or mode)")
-
-    def paths(self, args: Mapping[str, Any]) -> list[str]:
-        return [args["path"]]
 
     def plan(self, args: Mapping[str, Any], state: PlanState, task: str) -> Outcome:
         path = args["path"]

@@ -48,6 +48,7 @@ def decode(content: bytes) -> tuple[str, str]:
 
 class PropertiesModule(Module):
     name: ClassVar[str] = "properties"
+    path_arg: ClassVar[str | None] = "path"
     spec: ClassVar[Mapping[str, Arg]] = {
         "path": Arg(to_path, required=True),
         "set": Arg(_assignments, default={}, handles_templates=True),
@@ -79,9 +80,6 @@ class PropertiesModule(Module):
         both = sorted(set(literal) & set(removed))
         if both:
             raise ArgError(f"properties: {', '.join(both)} is both set and removed")
-
-    def paths(self, args: Mapping[str, Any]) -> list[str]:
-        return [args["path"]]
 
     def plan(self, args: Mapping[str, Any], state: PlanState, task: str) -> Outcome:
         path = args["path"]

@@ -69,6 +69,7 @@ def to_ciphers(value: Any, what: str) -> tuple[str, ...]:
 
 class TargetEndpointModule(Module):
     name: ClassVar[str] = "target_endpoint"
+    path_arg: ClassVar[str | None] = "path"
     spec: ClassVar[Mapping[str, Arg]] = {
         "path": Arg(to_path, required=True),
         "target": Arg(to_str, nullable=True),
@@ -81,9 +82,6 @@ class TargetEndpointModule(Module):
     def check(self, args: Mapping[str, Any], static: bool) -> None:
         if all(args.get(k) is None for k in SETTINGS):
             raise ArgError(f"target_endpoint: nothing to do (give {', '.join(SETTINGS)})")
-
-    def paths(self, args: Mapping[str, Any]) -> list[str]:
-        return [args["path"]]
 
     def plan(self, args: Mapping[str, Any], state: PlanState, task: str) -> Outcome:
         path = args["path"]

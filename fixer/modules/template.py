@@ -45,6 +45,7 @@ def find_template(name: str) -> Path | None:
 
 class TemplateModule(Module):
     name: ClassVar[str] = "template"
+    path_arg: ClassVar[str | None] = "dest"
     spec: ClassVar[Mapping[str, Arg]] = {
         "src": Arg(to_template_name, required=True),
         "dest": Arg(to_path, required=True),
@@ -56,9 +57,6 @@ class TemplateModule(Module):
         if isinstance(src, str) and "{{" not in src and "{%" not in src and find_template(src) is None:
             dirs = ", ".join(str(d) for d in template_dirs())
             raise ArgError(f"template: src {src!r} not found in {dirs}")
-
-    def paths(self, args: Mapping[str, Any]) -> list[str]:
-        return [args["dest"]]
 
     def plan(self, args: Mapping[str, Any], state: PlanState, task: str) -> Outcome:
         dest = args["dest"]
