@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 from fixer.checks.model import Finding
 from fixer.checks.mp import check_message_processor
 from fixer.checks.router import check_router
+from fixer.checks.southbound import SouthboundConfig, check_targets
 from fixer.errors import FixerError, HostError, ParseError
 from fixer.facts.build import mp_facts, router_facts
 from fixer.facts.gather import mp_script, new_boundary, router_script, split_sections
-from fixer.facts.model import NodeFacts
+from fixer.facts.model import MessageProcessorFacts, NodeFacts
 from fixer.facts.nginx import NGINX_DEFAULT_CIPHERS
 from fixer.facts.openssl import expand_cipher_string, parse_openssl_ciphers_stdname
 from fixer.inventory.model import Host
@@ -65,10 +66,23 @@ def _read_files(session: Session, paths: Sequence[str]) -> Mapping[str, FileStat
     return read_files(session, paths)
 
 
+def _southbound(session: Session, facts: MessageProcessorFacts, host: Host, local: LocalOpenSSL,
+                southbound: SouthboundConfig) -> list[Finding]:
+    """Probe the MP's backends from the MP (fixer.probe.targets), then judge them (pure)."""
+    specs, errors = southbound.specs_for(host.vars)
+    if not specs and not errors:
+        return []
+    from fixer.probe.targets import TargetProber
+
+    probes = TargetProber(session, facts, local.name_table).run(specs)
+    return check_targets(facts, host.vars, probes, errors=errors)
+
+
 def inspect_host(host: Host, options: ConnectOptions, local: LocalOpenSSL,
-                 remedies: Remedies | None = None) -> HostResult:
+                 remedies: Remedies | None = None, southbound: SouthboundConfig | None = None) -> HostResult:
     """Facts and findings of one host (one session, one batched read); with `remedies`, the findings a
-    shipped playbook fixes also carry that playbook's diff on this host (one more read, only then)."""
+    shipped playbook fixes also carry that playbook's diff on this host (one more read, only then).
+    An MP with targets (`fixer_targets`, `southbound.bundle_targets`) probes them over the same session."""
     started = time.monotonic()
     role = host.role
 
@@ -92,9 +106,13 @@ def inspect_host(host: Host, options: ConnectOptions, local: LocalOpenSSL,
             if role == "message_processor":
                 facts = mp_facts(host, sections)
                 findings = check_message_processor(facts, host.vars)
+                findings = [*findings, *_southbound(session, facts, host, local, southbound or SouthboundConfig())]
             else:
-                facts = router_facts(host, sections, local.expand)
-                findings = check_router(facts, host.vars, local.name_table)
+                from fixer.facts.northbound import probe_listeners, router_anchors
+
+                # the router's TLS listeners probed from here (fixer_probe_listeners: false turns it off)
+                facts = probe_listeners(host, router_facts(host, sections, local.expand))
+                findings = check_router(facts, host.vars, local.name_table, router_anchors(host.vars))
             if remedies is not None and playbooks_for(findings):
                 # the dry run of the fixing playbooks: one more exec, on this session, for this host only
                 findings = remedies.attach(host, facts, findings, functools.partial(_read_files, session))
@@ -118,6 +136,7 @@ def run_check(
     forks: int,
     progress: Progress | None = None,
     plan_fixes: bool = True,
+    southbound: SouthboundConfig | None = None,
 ) -> CheckRun:
     """Inspect every host with at most `forks` sessions at once; one host's failure never stops others.
 
@@ -131,7 +150,7 @@ def run_check(
     results: dict[str, HostResult] = {}
 
     def one(host: Host) -> HostResult:
-        res = inspect_host(host, options, local, remedies)
+        res = inspect_host(host, options, local, remedies, southbound)
         if progress is not None:
             progress(res)
         return res

@@ -28,8 +28,15 @@ def _unsafe_member(name: str) -> bool:
             or ".." in normal.split("/"))
 
 
+Source = tuple[TargetEndpoint, bytes]  # an endpoint and its file's bytes (for patches)
+
+
 def scan_zip(path: Path, data: bytes | None = None) -> list[TargetEndpoint]:
     """The TargetEndpoints of a bundle zip (`data`: its bytes, else read from `path`)."""
+    return [ep for ep, _ in _zip_sources(path, data)]
+
+
+def _zip_sources(path: Path, data: bytes | None = None) -> list[Source]:
     label = str(path)
     try:
         source = io.BytesIO(data) if data is not None else path
@@ -54,7 +61,7 @@ def scan_zip(path: Path, data: bytes | None = None) -> list[TargetEndpoint]:
                     content = handle.read(MAX_XML_BYTES + 1)  # the header's size may lie (zip bomb)
                 if len(content) > MAX_XML_BYTES:
                     raise UsageError(f"{label}!{member}: refused, larger than {MAX_XML_BYTES} bytes")
-                out.append(parse_target_endpoint(content, f"{label}!{member}", bundle=label))
+                out.append((parse_target_endpoint(content, f"{label}!{member}", bundle=label), content))
             return out
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError) as exc:
         raise UsageError(f"{label}: cannot read the zip: {exc}") from None
@@ -62,6 +69,10 @@ def scan_zip(path: Path, data: bytes | None = None) -> list[TargetEndpoint]:
 
 def scan_exploded(path: Path) -> list[TargetEndpoint]:
     """The TargetEndpoints of an exploded bundle directory (holding `apiproxy/`)."""
+    return [ep for ep, _ in _exploded_sources(path)]
+
+
+def _exploded_sources(path: Path) -> list[Source]:
     targets = path / "apiproxy" / "targets"
     if not targets.is_dir():
         return []
@@ -76,33 +87,42 @@ def scan_exploded(path: Path) -> list[TargetEndpoint]:
             content = xml.read_bytes()
         except OSError as exc:
             raise UsageError(f"{xml}: cannot read: {exc.strerror or exc}") from None
-        out.append(parse_target_endpoint(content, str(xml), bundle=str(path)))
+        out.append((parse_target_endpoint(content, str(xml), bundle=str(path)), content))
     return out
 
 
 def scan_path(path: Path) -> list[TargetEndpoint]:
+    return [ep for ep, _ in _path_sources(path)]
+
+
+def _path_sources(path: Path) -> list[Source]:
     if path.is_dir():
         if (path / "apiproxy").is_dir():
-            return scan_exploded(path)
+            return _exploded_sources(path)
         bundles = [p for p in sorted(path.iterdir())
                    if (p.is_dir() and (p / "apiproxy").is_dir()) or (p.is_file() and p.suffix.lower() == ".zip")]
         if not bundles:
             raise UsageError(f"{path}: no API proxy bundle here (a directory holding apiproxy/, a bundle zip, "
                              "or a directory of those)")
-        out: list[TargetEndpoint] = []
+        out: list[Source] = []
         for bundle in bundles:
-            out.extend(scan_exploded(bundle) if bundle.is_dir() else scan_zip(bundle))
+            out.extend(_exploded_sources(bundle) if bundle.is_dir() else _zip_sources(bundle))
         return out
     if path.is_file():
         if not zipfile.is_zipfile(path):
             raise UsageError(f"{path}: not a zip file (give a bundle zip or a directory holding apiproxy/)")
-        return scan_zip(path)
+        return _zip_sources(path)
     raise UsageError(f"{path}: no such file or directory")
 
 
 def scan_paths(paths: Iterable[str | Path]) -> list[TargetEndpoint]:
     """Every TargetEndpoint under `paths`, in order; UsageError (naming the file) on bad input."""
-    out: list[TargetEndpoint] = []
+    return [ep for ep, _ in scan_sources(paths)]
+
+
+def scan_sources(paths: Iterable[str | Path]) -> list[Source]:
+    """`scan_paths` with each endpoint's file bytes (what `fixer check --bundles` patches)."""
+    out: list[Source] = []
     for path in paths:
-        out.extend(scan_path(Path(path)))
+        out.extend(_path_sources(Path(path)))
     return out

@@ -91,8 +91,10 @@ def _to_utc(at: dt.datetime) -> dt.datetime:
 
 
 def _build_store(cafile_certs: Sequence[x509.Certificate] | None, capath: str | None,
-                 at: dt.datetime | None) -> crypto.X509Store:
+                 at: dt.datetime | None, partial_chain: bool = False) -> crypto.X509Store:
     store = crypto.X509Store()
+    if partial_chain:  # any trusted certificate is an anchor, as in Java's PKIX (not only self-signed roots)
+        store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
     for cert in cafile_certs or ():
         store.add_cert(crypto.X509.from_cryptography(cert))
     if capath is not None:
@@ -137,9 +139,10 @@ def _describe_failure(code: int, depth: int, message: str, cert: x509.Certificat
 def verify_chain(leaf: x509.Certificate, untrusted: Sequence[x509.Certificate],
                  cafile_certs: Sequence[x509.Certificate] | None, capath: str | None,
                  hostname: str | None = None, at: dt.datetime | None = None,
-                 modern_opinion: bool = False) -> VerifyResult:
-    """Verify `leaf` like `openssl verify` would with the same CAfile/CApath/untrusted set and time."""
-    store = _build_store(cafile_certs, capath, at)
+                 modern_opinion: bool = False, partial_chain: bool = False) -> VerifyResult:
+    """Verify `leaf` like `openssl verify` would with the same CAfile/CApath/untrusted set and time
+    (`partial_chain`: like `openssl verify -partial_chain`, i.e. Java: an intermediate in the store anchors)."""
+    store = _build_store(cafile_certs, capath, at, partial_chain)
     ctx = crypto.X509StoreContext(store, crypto.X509.from_cryptography(leaf),
                                   chain=[crypto.X509.from_cryptography(c) for c in untrusted])
     fields: dict[str, Any]

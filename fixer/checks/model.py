@@ -30,6 +30,9 @@ class Finding:
     playbook: str | None = None  # the playbook's file name, e.g. "enable-sni.yml"
     diff: str | None = None  # its unified diff on this host (redacted); "" no file change; "could not plan: ..."
     actions: tuple[str, ...] = ()  # service actions it would run (with readiness gates) and its notes
+    target: str | None = None  # southbound findings: the backend URL, so reports group MPs per backend
+    # `fixer apply PLAYBOOK -i INV` + these instead of `-l HOST` (a playbook that runs elsewhere, with -e vars)
+    apply_args: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:

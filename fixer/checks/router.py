@@ -1,4 +1,5 @@
-"""Router checks: weak protocols and ciphers, client cipher mismatch, drift from router.properties."""
+"""Router checks: weak protocols and ciphers, client cipher mismatch, drift from router.properties, and the
+northbound certificates (fixer.checks.router_certs)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 from fixer.checks.common import properties_owner, unreadable
 from fixer.checks.model import Evidence, Finding
+from fixer.checks.router_certs import check_router_certs
 from fixer.errors import ParseError
 from fixer.facts.model import NginxServer, RouterFacts, Token
+from fixer.facts.northbound import TrustAnchors
 from fixer.facts.openssl import normalize_cipher_names, protocol_rank, weak_ciphers
 
 PROTOCOLS_KEY = "load.balancing.driver.server.ssl.protocols"
@@ -160,7 +163,9 @@ def check_drift(facts: RouterFacts, customer: str, svc: str) -> list[Finding]:
     return findings
 
 
-def check_router(facts: RouterFacts, host_vars: dict[str, Any], cipher_table: Mapping[str, str]) -> list[Finding]:
+def check_router(facts: RouterFacts, host_vars: dict[str, Any], cipher_table: Mapping[str, str],
+                 anchors: TrustAnchors | None = None) -> list[Finding]:
+    """Every router finding; `anchors` are the certificates of `fixer_router_cafile` (see router_certs)."""
     root = str(host_vars.get("apigee_root", "/opt/apigee")).rstrip("/")
     svc = _service_cmd(root)
     customer = facts.customer.path
@@ -182,4 +187,5 @@ def check_router(facts: RouterFacts, host_vars: dict[str, Any], cipher_table: Ma
         names = client.split(":") if isinstance(client, str) else [str(c) for c in client]
         findings += check_cipher_mismatch(facts, names, cipher_table, customer, svc)
     findings += check_drift(facts, customer, svc)
+    findings += check_router_certs(facts, host_vars, svc, anchors)
     return findings

@@ -11,14 +11,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-import paramiko
 
 from fixer.errors import FixerError
-from fixer.transport.hostkeys import HOST_KEY_POLICIES, load_known_hosts
-from fixer.transport.ssh import ConnectOptions
+from fixer.transport.policy import HOST_KEY_POLICIES
+
+if TYPE_CHECKING:
+    from fixer.transport.ssh import ConnectOptions
 
 EXIT_USAGE = 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +53,11 @@ class SSHArgs:
 
     def connect_options(self) -> ConnectOptions:
         """Everything is read and checked before any host is contacted (bad input: exit 2)."""
+        import paramiko
+
+        from fixer.transport.hostkeys import load_known_hosts
+        from fixer.transport.ssh import ConnectOptions
+
         try:
             kh = Path(os.path.expanduser(self.known_hosts))
             host_keys = load_known_hosts(kh, self.host_key_policy)

@@ -6,12 +6,16 @@ section. Every value from the inventory reaches the script through shlex.quote.
 
 from __future__ import annotations
 
+import posixpath
 import secrets
 import shlex
 from dataclasses import dataclass
 
 from fixer.errors import ParseError
 from fixer.inventory.model import Host
+
+CERT_FILE_LIMIT = 256 * 1024  # bytes of an ssl_certificate file the router script sends back, at most
+DEFAULT_NGINX_MAIN_CONF = "/opt/nginx/conf/nginx.conf"  # Apigee's layout; host var nginx_main_conf
 
 _PRELUDE = r"""
 LC_ALL=C; export LC_ALL
@@ -90,6 +94,39 @@ if command -v openssl >/dev/null 2>&1; then
     begin openssl.ciphers "$c"; openssl ciphers -stdname -v "$c" 2>&1; end $?
   done
 fi
+P={conf_prefix}
+S=sha256sum; command -v sha256sum >/dev/null 2>&1 || S='openssl dgst -sha256 -r'
+# certf FILE: size, then only the CERTIFICATE blocks (a private key in the same file stays on the node)
+certf() {{
+  [ -e "$1" ] || {{ echo 'No such file or directory'; return 1; }}
+  [ -f "$1" ] || {{ echo 'not a regular file'; return 1; }}
+  n=$(wc -c -- "$1" 2>&1) || {{ printf '%s\n' "$n"; return 1; }}
+  n=${{n%% *}}; printf 'size %s\n' "$n"
+  [ "$n" -le {cert_limit} ] || {{ echo 'too large'; return 3; }}
+  sed -n -e '/-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----/,/-----END[A-Z0-9 ]*PRIVATE KEY-----/d' \
+    -e '/^-----BEGIN [A-Z0-9 ]*CERTIFICATE-----/,/^-----END [A-Z0-9 ]*CERTIFICATE-----/p' -- "$1" 2>&1
+}}
+# keyf FILE: the SHA-256 of the key's public key (DER SubjectPublicKeyInfo); the key itself is never printed
+keyf() {{
+  [ -e "$1" ] || {{ echo 'No such file or directory'; return 1; }}
+  [ -f "$1" ] || {{ echo 'not a regular file'; return 1; }}
+  command -v openssl >/dev/null 2>&1 || {{ echo 'openssl not found on the node'; return 127; }}
+  h=$(openssl pkey -in "$1" -passin pass: -pubout -outform DER 2>/dev/null </dev/null | $S)
+  case "$h" in
+    ''|e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855*)
+      openssl pkey -in "$1" -passin pass: -noout 2>&1 </dev/null | head -n 2; return 1;;
+  esac
+  printf '%s\n' "${{h%% *}}"
+}}
+# the ssl_certificate(_key) files the conf files name (one statement per line: split at ; {{ }})
+sed -e 's/#.*$//' -- "$D"/*.conf 2>/dev/null | tr ';{{}}' '\n\n\n' | sed -n \
+  -e 's/^[[:space:]]*ssl_certificate_key[[:space:]][[:space:]]*/key /p' \
+  -e 's/^[[:space:]]*ssl_certificate[[:space:]][[:space:]]*/cert /p' | sort -u | while read -r kind p; do
+  case "$p" in \"*\") p=${{p#\"}}; p=${{p%\"}};; \'*\') p=${{p#\'}}; p=${{p%\'}};; esac
+  case "$p" in ''|data:*|engine:*|*'$'*) continue;; /*) f=$p;; *) f=$P/$p;; esac
+  if [ "$kind" = cert ]; then begin cert.file "$p"; certf "$f"; end $?
+  else begin key.digest "$p"; keyf "$f"; end $?; fi
+done
 """
 
 
@@ -117,11 +154,19 @@ def mp_script(host: Host, boundary: str) -> str:
     )
 
 
+def nginx_conf_prefix(host: Host) -> str:
+    """Where nginx resolves relative `ssl_certificate` paths: the directory of its main nginx.conf."""
+    main = str(host.vars.get("nginx_main_conf", DEFAULT_NGINX_MAIN_CONF))
+    return posixpath.dirname(main.rstrip("/")) or "/"
+
+
 def router_script(host: Host, boundary: str, default_ciphers: str) -> str:
     return _PRELUDE.format(boundary=boundary) + _ROUTER.format(
         apigee_root=shlex.quote(host.apigee_root),
         conf_dir=shlex.quote(host.nginx_conf_dir),
         default_ciphers=shlex.quote(default_ciphers),
+        conf_prefix=shlex.quote(nginx_conf_prefix(host)),
+        cert_limit=CERT_FILE_LIMIT,
     )
 
 

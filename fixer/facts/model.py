@@ -104,6 +104,57 @@ class NginxServer:
 
 
 @dataclass(frozen=True)
+class DirectiveLine:
+    """Where the `ssl_certificate` or `ssl_certificate_key` a TLS server block uses is written: in the block
+    itself or at its file's top level."""
+
+    file: str
+    server_line: int  # NginxServer.line of the block
+    directive: str  # "ssl_certificate" | "ssl_certificate_key"
+    line: int
+
+
+@dataclass(frozen=True)
+class CertificateFile:
+    """An `ssl_certificate` file of a TLS server block, read on the node: only its CERTIFICATE blocks
+    (a public chain) leave the node; a private key kept in the same file is filtered out there."""
+
+    path: str  # as written in the conf (relative paths are read against the nginx conf prefix)
+    pem: str | None  # the file's certificate blocks, in file order; None when it could not be read
+    error: str | None = None  # "missing", "permission denied", "larger than 262144 bytes", ...
+    size: int | None = None  # bytes of the whole file
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    """An `ssl_certificate_key` file: only the SHA-256 of its public key is computed on the node
+    (`openssl pkey -pubout -outform DER | sha256sum`); the private key never leaves the node."""
+
+    path: str
+    public_key_sha256: str | None  # hex SHA-256 of the DER SubjectPublicKeyInfo
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ListenerProbe:
+    """One TLS `listen` of a server block, probed from the control machine (TLSv1..TLSv1.3)."""
+
+    file: str  # conf file of the server block
+    line: int  # line of the server block
+    listen: str  # the directive's arguments, e.g. "443 ssl"
+    address: str  # what was probed (ansible_host when the listen names no address)
+    port: int
+    servername: str | None  # SNI sent; None: none
+    status: str  # "ok" | "unreachable" | "no-handshake" (answers, every handshake failed) | "skipped"
+    note: str = ""  # why skipped, or the first failure
+    protocols: tuple[str, ...] = ()  # protocols that completed a handshake
+    served_sha256: str | None = None  # SHA-256 of the DER leaf served (hex)
+    served_subject: str | None = None
+    served_not_after: str | None = None  # ISO 8601 UTC
+    compare: bool = False  # the served leaf must equal this block's ssl_certificate (SNI or default server)
+
+
+@dataclass(frozen=True)
 class RouterFacts:
     customer: PropertiesFacts  # <apigee_root>/customer/application/router.properties
     tokens: tuple[Token, ...]
@@ -113,6 +164,11 @@ class RouterFacts:
     nginx_version: str | None
     parse_errors: tuple[str, ...] = ()
     role: str = "router"
+    directive_lines: tuple[DirectiveLine, ...] = ()  # of the TLS server blocks' certificates and keys
+    certificates: tuple[CertificateFile, ...] = ()  # the ssl_certificate files of TLS server blocks
+    keys: tuple[KeyFile, ...] = ()  # their ssl_certificate_key files (public key digests only)
+    listeners: tuple[ListenerProbe, ...] = ()  # probes from the control machine (fixer_probe_listeners)
+    listeners_probed: bool = False  # False: not probed (disabled, or not a router check run)
 
 
 NodeFacts = MessageProcessorFacts | RouterFacts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import ssl
 import time
@@ -18,6 +19,7 @@ from fixer.probe.handshake import (
     tcp_connect,
 )
 from fixer.probe.model import PROTOCOLS, CertSummary, HandshakeResult, ProbeResult, ProbeTarget
+from fixer.probe.suites import combine, submit_scans
 
 Connect = Callable[[str, int, float], Stream]
 
@@ -68,6 +70,7 @@ def probe(
     timeout: float = 5.0,
     connect: Connect = tcp_connect,
     max_parallel: int = 4,
+    ciphers: bool = False,
 ) -> ProbeResult:
     """Which protocols `target` accepts, whether it needs SNI, the chains it shows. Never raises for I/O.
 
@@ -76,6 +79,8 @@ def probe(
     Phase 2, only when the no-SNI handshake failed while an SNI one worked: one confirming no-SNI handshake
     pinned to the best SNI protocol with the same cipher offer, so "SNI required" is not an artefact of the
     wider offer.
+    `ciphers=True` also finds the cipher suites accepted per protocol (`ProbeResult.suites`, fixer.probe.suites):
+    one elimination loop per protocol, sharing the same pool (so the same bound) with phase 1.
     """
     name = sni_name(target)
     # contexts are built here, in the caller's thread: make_context silences a DeprecationWarning
@@ -85,11 +90,14 @@ def probe(
         sni_futs = [pool.submit(attempt, target, p, name, timeout, connect, contexts[p]) for p in PROTOCOLS]
         nosni_fut = (pool.submit(attempt, target, (PROTOCOLS[0], PROTOCOLS[-1]), None, timeout, connect, range_ctx)
                      if name is not None else None)
+        suite_futs = submit_scans(pool, target, name, timeout, connect) if ciphers else []
         with_sni = [f.result() for f in sni_futs]
         nosni = [nosni_fut.result()] if nosni_fut is not None else []
+        scans = [f.result() for f in suite_futs]
 
-    return summarize(target, name, with_sni, nosni, lambda proto: attempt(
+    result = summarize(target, name, with_sni, nosni, lambda proto: attempt(
         target, proto, None, timeout, connect, contexts.get(proto)))
+    return dataclasses.replace(result, suites=combine(scans)) if ciphers else result
 
 
 def summarize(

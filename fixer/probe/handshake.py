@@ -27,8 +27,9 @@ _VERSIONS: dict[str, ssl.TLSVersion] = {
 }
 # Offer every suite OpenSSL still knows for TLS <= 1.2: a probe asks "does the server speak this protocol",
 # so the client's cipher list must not be the reason for a "no" (Python's default drops RSA key exchange,
-# and TLSv1.0/1.1 need security level 0 on OpenSSL 3). TLS 1.3 suites are not affected by this string.
-PROBE_CIPHERS = "DEFAULT:@SECLEVEL=0"
+# OpenSSL's DEFAULT drops CAMELLIA/ARIA, and TLSv1.0/1.1 need security level 0 on OpenSSL 3). PSK and SRP
+# suites need credentials a probe does not have. TLS 1.3 suites are not affected by this string.
+PROBE_CIPHERS = "ALL:COMPLEMENTOFALL:!PSK:!SRP:!aNULL:!eNULL:@SECLEVEL=0"
 _READ_SIZE = 16384
 _WARNINGS_LOCK = threading.Lock()  # catch_warnings swaps process-wide state
 

@@ -44,6 +44,8 @@ class CertSummary:
     sha256: str  # hex, lower case, no separators
     serial: str = ""
     parse_error: str | None = None  # the DER could not be parsed; only the fingerprint is known
+    # the certificate as presented (for chain verification); never serialized, not compared
+    der: bytes = field(default=b"", repr=False, compare=False)
 
     @classmethod
     def from_der(cls, der: bytes) -> CertSummary:
@@ -67,10 +69,11 @@ class CertSummary:
                 not_after=cert.not_valid_after_utc,
                 sha256=fingerprint,
                 serial=format(cert.serial_number, "x"),
+                der=der,
             )
         except Exception as exc:  # any malformed certificate is still data, never a crash
             return cls(subject="", issuer="", sans=(), not_before=None, not_after=None, sha256=fingerprint,
-                       parse_error=f"{type(exc).__name__}: {exc}")
+                       parse_error=f"{type(exc).__name__}: {exc}", der=der)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,25 @@ class HandshakeResult:
 
 
 @dataclass(frozen=True)
+class SuiteScan:
+    """The cipher suites a server accepts, per protocol (`fixer probe --ciphers`, fixer.probe.suites).
+
+    `accepted` holds IANA names in the order the server picked them from shrinking offers: its own preference
+    order when `server_order[protocol]` is True; the client's (OpenSSL's) order when False (the server follows
+    the client); None when undecided (one suite, or a mixed answer). A protocol with no accepted suite is left
+    out. `stopped[protocol]` is the failure (not a refusal: a timeout, a reset...) that ended that protocol's
+    scan early, so suites after it are unknown. `available` is False when no scan ran (see `notes`).
+    """
+
+    accepted: dict[str, tuple[str, ...]]
+    server_order: dict[str, bool | None] = field(default_factory=dict)
+    stopped: dict[str, Failure] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    handshakes: int = 0
+    available: bool = True
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     target: ProbeTarget
     protocols: dict[str, bool]  # PROTOCOLS -> accepted (with SNI when a name is known)
@@ -103,6 +125,7 @@ class ProbeResult:
     handshakes: tuple[HandshakeResult, ...] = field(default_factory=tuple)
     via: Via = "control"  # control machine; a node's SSH tunnel; `openssl s_client` run on the node
     vantage: str | None = None  # the inventory host the probe ran from (None: the control machine)
+    suites: SuiteScan | None = None  # accepted cipher suites per protocol; None unless asked (--ciphers)
 
     @property
     def reachable(self) -> bool:
@@ -114,8 +137,8 @@ def to_jsonable(obj: Any) -> Any:
     """Dataclasses, tuples and datetimes as plain JSON values (datetimes ISO 8601 UTC)."""
     if isinstance(obj, datetime):
         return obj.isoformat()
-    if isinstance(obj, ProbeTarget | Failure | CertSummary | HandshakeResult | ProbeResult):
-        return {k: to_jsonable(getattr(obj, k)) for k in obj.__dataclass_fields__}
+    if isinstance(obj, ProbeTarget | Failure | CertSummary | HandshakeResult | SuiteScan | ProbeResult):
+        return {k: to_jsonable(getattr(obj, k)) for k in obj.__dataclass_fields__ if k != "der"}
     if isinstance(obj, tuple | list):
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, dict):

@@ -5,9 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from fixer.probe.model import PROTOCOLS, CertSummary, Failure, HandshakeResult, ProbeResult, to_jsonable
+from fixer.probe.model import (
+    PROTOCOLS,
+    CertSummary,
+    Failure,
+    HandshakeResult,
+    ProbeResult,
+    SuiteScan,
+    to_jsonable,
+)
 
-JSON_SCHEMA_VERSION = "1.1"  # 1.1: `via` and `vantage` per result
+# 1.1: `via` and `vantage` per result; `suites` (null unless --ciphers) is an additive, optional member
+JSON_SCHEMA_VERSION = "1.1"
 
 
 def describe_failure(f: Failure | None) -> str:
@@ -56,6 +65,35 @@ def describe_via(r: ProbeResult) -> str:
     return "control (this machine)"
 
 
+def _order_label(order: bool | None, count: int) -> str:
+    if count < 2:
+        return ""
+    if order is True:
+        return " (in the server's preference order)"
+    if order is False:
+        return " (the server follows the client's order; listed in the order offered)"
+    return " (order undecided: the server neither kept its first pick nor followed the client)"
+
+
+def _suite_lines(scan: SuiteScan) -> list[str]:
+    if not scan.available:
+        return [f"  cipher suites: {'; '.join(scan.notes) or 'not available'}"]
+    lines = [f"  cipher suites accepted ({scan.handshakes} handshakes):"]
+    if not scan.accepted and not scan.stopped:
+        lines.append("    none")
+    for p in PROTOCOLS:
+        suites = scan.accepted.get(p, ())
+        stopped = scan.stopped.get(p)
+        if not suites and stopped is None:
+            continue
+        lines.append(f"    {p}{_order_label(scan.server_order.get(p), len(suites))}:")
+        lines.extend(f"      {name}" for name in suites)
+        if stopped is not None:
+            lines.append(f"      (incomplete: {describe_failure(stopped)})")
+    lines.extend(f"    note: {note}" for note in scan.notes)
+    return lines
+
+
 def render_text(results: Sequence[ProbeResult], verbose: bool = True) -> str:
     out: list[str] = []
     for r in results:
@@ -77,6 +115,8 @@ def render_text(results: Sequence[ProbeResult], verbose: bool = True) -> str:
         if r.chain_without_sni and (r.sni_changes_certificate or not r.chain_with_sni):
             out.append("  chain without SNI:")
             out.extend(_chain_lines(r.chain_without_sni))
+        if r.suites is not None:
+            out.extend(_suite_lines(r.suites))
         if any(not h.chain_complete for h in r.handshakes if h.ok):
             out.append("  note: this Python exposes only the leaf certificate of the presented chain")
         if verbose:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -146,7 +147,7 @@ def _remedy(finding: Finding, inventory: str, host: str) -> RemedyView | None:
     diff = "" if error is not None or finding.diff is None else finding.diff
     return RemedyView(
         playbook=finding.playbook,
-        command=apply_command(finding.playbook, inventory, host),
+        command=apply_command(finding.playbook, inventory, host, finding.apply_args),
         actions=list(finding.actions),
         error=error,
         diff_lines=[(diff_class(line), line) for line in diff.splitlines(keepends=True)],
@@ -288,6 +289,17 @@ def environment() -> jinja2.Environment:
     )
 
 
+def _targets(run: CheckRun, hosts: list[HostView]) -> list[dict[str, Any]]:
+    """Southbound findings per backend, host names linked to their cards."""
+    from fixer.report.targets import group_targets
+
+    anchors = {h.name: h.anchor for h in hosts}
+    return [{"url": g.url, "worst": g.worst, "count": len(g.hosts), "issues": [
+        {"id": i.id, "severity": i.severity, "cause": i.cause, "message": i.message,
+         "hosts": [(anchors.get(n, ""), n) for n in i.hosts]} for i in g.issues]}
+        for g in group_targets(run)]
+
+
 def render_html(run: CheckRun) -> str:
     summary = summarize(run)
     hosts = [_host(i, h, run.inventory) for i, h in enumerate(run.hosts, start=1)]
@@ -304,4 +316,5 @@ def render_html(run: CheckRun) -> str:
         exit_meaning=EXIT_CODE_MEANINGS.get(summary.exit_code, ""),
         ids=_ids(hosts),
         hosts=hosts,
+        targets=_targets(run, hosts),
     )

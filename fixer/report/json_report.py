@@ -27,7 +27,7 @@ from fixer.errors import FixerError
 from fixer.facts.model import MessageProcessorFacts, NodeFacts
 from fixer.result import STATUSES, CheckRun, HostResult
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 REDACTED = "********"
 
 # Key names whose values are secrets. Apigee override *tokens* (conf_<file>_<key>) are not secrets,
@@ -134,12 +134,17 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "playbook": finding.playbook,
         "diff": finding.diff,
         "actions": list(finding.actions),
+        "target": finding.target,
+        "apply_args": None if finding.apply_args is None else list(finding.apply_args),
     }
 
 
-def apply_command(playbook: str, inventory: str, host: str) -> str:
-    """The command that applies `playbook` (a shipped playbook's name) to one host of `inventory`."""
-    return f"fixer apply {shlex.quote(playbook)} -i {shlex.quote(inventory)} -l {shlex.quote(host)}"
+def apply_command(playbook: str, inventory: str, host: str, args: tuple[str, ...] | None = None) -> str:
+    """The command that applies `playbook` (a shipped playbook's name) to one host of `inventory`, or with
+    `args` instead of `-l HOST` (e.g. `-l bundle_hosts -e bundle_dir=...`)."""
+    tail = ["-l", host] if args is None else list(args)
+    return " ".join(["fixer", "apply", shlex.quote(playbook), "-i", shlex.quote(inventory),
+                     *(shlex.quote(a) for a in tail)])
 
 
 def host_to_dict(host: HostResult) -> dict[str, Any]:
@@ -157,6 +162,17 @@ def host_to_dict(host: HostResult) -> dict[str, Any]:
     }
 
 
+def targets_to_list(run: CheckRun) -> list[dict[str, Any]]:
+    from fixer.report.targets import group_targets
+
+    return [
+        {"url": g.url, "hosts": list(g.hosts), "issues": [
+            {"id": i.id, "severity": i.severity, "cause": i.cause, "message": i.message, "hosts": list(i.hosts)}
+            for i in g.issues]}
+        for g in group_targets(run)
+    ]
+
+
 def run_to_dict(run: CheckRun) -> dict[str, Any]:
     summary = summarize(run)
     return {
@@ -166,6 +182,7 @@ def run_to_dict(run: CheckRun) -> dict[str, Any]:
         "started_at": run.started_at,
         "duration_s": run.duration_s,
         "hosts": [host_to_dict(h) for h in run.hosts],
+        "targets": targets_to_list(run),
         "summary": {
             "hosts": summary.hosts,
             "by_status": summary.by_status,

@@ -121,7 +121,7 @@ def _labelled(console: Console, label: str, style: str, body: str, body_style: s
 def _remedy(console: Console, finding: Finding, inventory: str, host: str, same_as: str | None) -> None:
     """The playbook that fixes `finding` on `host`, what it would run, and its diff there."""
     assert finding.playbook is not None
-    command = apply_command(finding.playbook, inventory, host)
+    command = apply_command(finding.playbook, inventory, host, finding.apply_args)
     if same_as is not None:
         _labelled(console, "playbook: ", "bold green", f"{command} (same plan as for {same_as} above)")
         return
@@ -193,6 +193,32 @@ def totals_line(run: CheckRun) -> str:
     return f"{_plural(summary.hosts, 'host')}: {statuses}; {findings}; exit {code}: {meaning}"
 
 
+def _targets(console: Console, run: CheckRun) -> None:
+    """Southbound findings per backend: which MPs see what (the per-host sections have the evidence).
+
+    A backend's URL is printed whole on its own line (copy, grep); under it one line per finding id and
+    severity with the MPs that saw it ("all N MPs" when every MP probing it did), then the message.
+    """
+    from fixer.report.targets import group_targets
+
+    groups = group_targets(run)
+    if not groups:
+        return
+    console.print()
+    console.print(Text("Backends (probed from the message processors)", style="bold"))
+    for g in groups:
+        console.print(Text("  " + g.url, style="bold"), soft_wrap=True)
+        for issue in g.issues:
+            hosts = (f"all {len(g.hosts)} MPs" if len(g.hosts) > 1 and issue.hosts == g.hosts
+                     else ", ".join(issue.hosts))
+            line = Text("    ")
+            line.append(f"[{issue.severity.upper()}]", style=SEVERITY_STYLE[issue.severity])
+            line.append(f" {issue.id}", style="bold")
+            line.append(f"  seen from {hosts}")
+            console.print(line)
+            console.print(Padding(Text(issue.message), (0, 0, 0, 8)))
+
+
 def render_text(run: CheckRun, color: bool) -> str:
     console = _console(color)
     title = Text()
@@ -204,6 +230,7 @@ def render_text(run: CheckRun, color: bool) -> str:
         console.print(_summary_table(run))
     else:
         console.print("no hosts")
+    _targets(console, run)
     for host in run.hosts:
         if host.findings or host.error is not None:
             console.print()

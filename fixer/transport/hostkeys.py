@@ -10,10 +10,10 @@ from pathlib import Path
 import paramiko
 
 from fixer.errors import HostKeyError, UsageError
+from fixer.transport.policy import HOST_KEY_POLICIES
 
 log = logging.getLogger(__name__)
 
-HOST_KEY_POLICIES = ("strict", "accept-new")
 _save_lock = threading.Lock()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import select
 import shlex
@@ -100,6 +101,25 @@ def _jump_parts(spec: str) -> tuple[str, int | None, str | None, None]:
     return host, port, user, None
 
 
+class _OpenFailures(logging.Filter):
+    """The reason text of a session's last channel open failure ("Connection refused", "Temporary failure in
+    name resolution"): paramiko only logs it, and its ChannelException keeps the bare code's name. The record
+    is kept out of the user's log: a backend that does not answer a probe is data, not an error of fixer."""
+
+    _FAILED = re.compile(r"Secsh channel \d+ open FAILED: (?P<reason>.*): [^:]*$", re.DOTALL)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        match = self._FAILED.match(record.getMessage())
+        if match is None:
+            return True
+        self.last = match["reason"].strip()
+        return False
+
+
 class Session:
     """A connected SSH client to one inventory host (plus any ProxyJump hops)."""
 
@@ -110,6 +130,7 @@ class Session:
         # paramiko hands an open failure to whichever waiting opener calls get_exception() first: opens are
         # serialised so each caller gets its own reason (one round trip each; the channels then run in parallel)
         self._open_lock = threading.Lock()
+        self._open_failures = _OpenFailures()
 
     # -- connecting -------------------------------------------------------------------------------
 
@@ -127,7 +148,12 @@ class Session:
         for index, hop in enumerate(hops):
             client = self._open(hop, sock, role="jump host")
             sock = self._forward(client, hops[index + 1] if index + 1 < len(hops) else target)
-        self._open(target, sock, role="host")
+        client = self._open(target, sock, role="host")
+        transport = client.get_transport()
+        if transport is not None:  # this session's own logger, so that open failures are read per session
+            name = f"paramiko.transport.fixer.{id(self):x}"
+            transport.set_log_channel(name)
+            logging.getLogger(name).addFilter(self._open_failures)
 
     def _forward(self, client: paramiko.SSHClient, dest: _Target) -> paramiko.Channel:
         transport = client.get_transport()
@@ -222,9 +248,10 @@ class Session:
             raise TimeoutError(f"no channel to {host}:{port} within {timeout:g}s (other opens pending)")
         try:
             left = max(0.001, timeout - (time.monotonic() - started))
+            self._open_failures.last = ""
             return transport.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=left)
         except paramiko.ChannelException as exc:
-            raise _channel_error(exc, host, port, self.host.name) from exc
+            raise _channel_error(exc, host, port, self.host.name, self._open_failures.last) from exc
         except paramiko.SSHException as exc:
             if "timeout" in str(exc).lower():
                 raise TimeoutError(f"no answer to forwarding {host}:{port} within {timeout:g}s") from exc
@@ -300,9 +327,9 @@ _DNS_WORDS = ("name or service not known", "name resolution", "nodename nor serv
               "not known")
 
 
-def _channel_error(exc: paramiko.ChannelException, host: str, port: int, node: str) -> Exception:
-    """An open failure as the exception a local `connect` would raise (OpenSSH puts strerror in the text)."""
-    text = (exc.text or "").strip()
+def _channel_error(exc: paramiko.ChannelException, host: str, port: int, node: str, reason: str = "") -> Exception:
+    """An open failure as the exception a local `connect` would raise (OpenSSH puts strerror in `reason`)."""
+    text = (reason or exc.text or "").strip()
     where = f"{host}:{port} from {node}"
     if exc.code == _OPEN_ADMINISTRATIVELY_PROHIBITED:
         return ForwardingRefusedError(f"{node} refuses TCP forwarding: {text or 'administratively prohibited'}")

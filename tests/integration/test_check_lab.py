@@ -26,6 +26,7 @@ EXPECTED: dict[str, set[str]] = {
     "mp-jce-ok": set(),
     "mp-sudo-pass": set(),
     "mp-sni-off": {"mp-sni-disabled"},
+    "mp-sni-e2e": {"mp-sni-disabled"},  # mp-sni-off for the Java end-to-end test (test_java_sni_lab.py)
     "mp-sni-false": {"mp-sni-disabled"},
     "mp-restart-pending": {"mp-restart-pending"},
     "mp-owner": {"properties-owner"},
@@ -276,7 +277,7 @@ def test_every_fixable_finding_carries_its_playbook_and_a_plan(json_report: tupl
     from fixer.playbook import FINDING_PLAYBOOKS
 
     _, doc = json_report
-    assert doc["schema_version"] == "1.1"
+    assert doc["schema_version"] == "1.2"
     seen = 0
     for host in doc["hosts"]:
         for finding in host["findings"]:

@@ -22,6 +22,8 @@ def _up(args: argparse.Namespace) -> int:
     print(f"ssh_config:   {lab.ssh_config}")
     print(f"key:          {lab.key_file}")
     print(f"bridge netns: {lab.bridge_netns}   (clients: ip netns exec {lab.bridge_netns} ...)")
+    if lab.backends:
+        print(f"backends:     {len(lab.backends)} TLS backends (https://<name>.backend.lab/), CA {lab.backend_ca}")
     print(f"nodes:        {len(lab.live_nodes)} up in {time.monotonic() - started:.2f}s")
     return 0
 
@@ -55,6 +57,12 @@ def _status(args: argparse.Namespace) -> int:
         else:
             state = "not running"
         print(f"  {name:22} {node.ip:16} {node.kind:7} {state}")
+    nginx = [x for x in st.extra_pids if x.what == "backend nginx"]
+    backends_up = bool(nginx) and procs.is_alive(nginx[0].pid, nginx[0].starttime)
+    for backend in lab.backends.values():
+        state = "nothing listens (by design)" if backend.cert is None else (
+            f"nginx pid {nginx[0].pid}" if backends_up else "not running")
+        print(f"  {backend.name:22} {backend.ip:16} backend {backend.url}  {state}")
     namespaces = [n for n in st.netns if netns.netns_exists(n)]
     print(f"netns present: {len(namespaces)}/{len(st.netns)}")
     return 0 if st.status == "up" and not lab_problems(lab) else 1
@@ -65,7 +73,7 @@ def lab_problems(lab: Lab) -> list[str]:
         name
         for name, node in lab.state.nodes.items()
         if node.kind != "absent" and (node.pid is None or not procs.is_alive(node.pid, node.starttime))
-    ]
+    ] + [x.what for x in lab.state.extra_pids if x.what == "backend nginx" and not procs.is_alive(x.pid, x.starttime)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,8 @@ def write_inventory(
     groups: dict[str, dict[str, dict[str, object]]] = {}
     for spec in specs:
         host_vars: dict[str, object] = {"ansible_host": ips[spec.name], **spec.host_vars}
+        if spec.kind == "router":  # the lab root CA issued every router leaf: the anchor of their chains
+            host_vars.setdefault("fixer_router_cafile", str(lab_dir / "ca.pem"))
         groups.setdefault(spec.group, {})[spec.name] = host_vars
     doc = {"all": {"children": {group: {"hosts": hosts} for group, hosts in groups.items()}}}
     inventory = lab_dir / "inventory.yml"

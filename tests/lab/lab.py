@@ -4,6 +4,7 @@ Shape: a bridge namespace ``fxlX-br`` (bridge br0, 127.77.X.254/24) and per node
 ``fxlX-<host>`` whose eth0 (127.77.X.<host>/24) is a veth into the bridge. Each node's init runs as
 ``setsid -f ip netns exec <ns> unshare --mount --uts --propagation private /bin/sh init.sh`` and ends
 by exec'ing sshd, so the recorded init PID is the sshd PID and nsenter on it reaches the node.
+The scenario lab also has ``fxlX-be``: one nginx serving the TLS backends (tests/lab/backends.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.lab import backends as be
 from tests.lab import netns, procs
 from tests.lab.certs import CertAuthority, ssh_ed25519
 from tests.lab.components import reload_nginx, start_components
@@ -32,12 +34,13 @@ from tests.lab.node import (
     pick_users,
 )
 from tests.lab.scenarios import NodeSpec, bench_specs, scenario_specs
-from tests.lab.state import STATE_FILE, LabError, LabState, NodeState
+from tests.lab.state import STATE_FILE, ExtraPid, LabError, LabState, NodeState
 
 log = logging.getLogger(__name__)
 
 SUDO_PASSWORD = "fixer-lab-sudo"
 START_TIMEOUT = 30.0
+BACKEND_VETH = "vbe"  # the backends' veth end in the bridge namespace
 IPV6_OFF = "/proc/sys/net/ipv6/conf/all/disable_ipv6"
 SYSCTL_SCRIPT = (
     "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && "
@@ -103,6 +106,39 @@ class Lab:
     @property
     def sudo_password(self) -> str:
         return self.state.sudo_password
+
+    # The backends' CA files as every node sees them (the lab dir itself may be hidden inside a node).
+    node_backend_ca = f"{be.NODE_DIR}/ca.pem"
+    node_backend_intermediate = f"{be.NODE_DIR}/inter.pem"
+
+    @property
+    def backend_dir(self) -> Path:
+        """``<lab dir>/backends``: certificates of the TLS backends and their nginx (tests/lab/backends.py)."""
+        return self.dir / "backends"
+
+    @property
+    def backend_ca(self) -> Path:
+        """The truststore for the backends: the lab root CA (PEM; the same root as ``ca_file``)."""
+        return self.backend_dir / "ca.pem"
+
+    @property
+    def backend_intermediate(self) -> Path:
+        """The intermediate CA that issued be-incomplete's leaf (PEM); be-incomplete does not send it."""
+        return self.backend_dir / "inter.pem"
+
+    @property
+    def backends(self) -> dict[str, be.Backend]:
+        """The TLS backends by name (be-good, be-tls10, ...); empty in bench mode."""
+        found = {}
+        for spec in be.BACKEND_SPECS:
+            if spec.name in self.state.backends:
+                cert = self.backend_dir / f"{spec.name}.pem" if spec.listening else None
+                found[spec.name] = be.Backend(spec.name, spec.dns, self.state.backends[spec.name], spec.what, cert)
+        return found
+
+    def backend_url(self, name: str) -> str:
+        """``https://<name>.backend.lab:443/``: what an MP's target URL for backend ``name`` would be."""
+        return self.backends[name].url
 
     def node_path(self, name: str, inner: str | Path) -> Path:
         """Host path of ``inner`` (an absolute path under /opt inside node ``name``)."""
@@ -274,6 +310,8 @@ class Lab:
             self.state.nodes[spec.name] = NodeState(
                 spec.name, netns.lab_ip(octet, spec.host), spec.kind, spec.group, ns
             )
+        if self.state.bench is None:
+            self.state.backends = {s.name: netns.lab_ip(octet, s.host) for s in be.BACKEND_SPECS}
         self._save()  # the claimed bridge namespace is on record before anything else is created
 
         live = [s for s in specs if s.kind != "absent"]
@@ -289,8 +327,10 @@ class Lab:
         phase("files")
         self._create_network(live, [s for s in specs if s.kind == "absent"])
         phase("network")
+        backends = self._spawn_backends()  # nginx starts while the nodes do
         self._spawn_nodes(live)
         self._wait_for_sshd(live)
+        self._wait_for_backends(backends)
         phase("sshd")
         self._write_client_files(specs, host_keys)
         if self.state.components:
@@ -307,12 +347,15 @@ class Lab:
         self.key_file.write_bytes(user_key.private_openssh)
         self.key_file.chmod(0o600)
         self.key_file.with_suffix(".pub").write_text(user_key.public_line + "\n")
-        ca = CertAuthority() if any(s.kind == "router" for s in live) else None
+        ca = CertAuthority() if any(s.kind == "router" for s in live) or self.state.backends else None
         if ca is not None:
             self.ca_file.write_bytes(ca.cert_pem)
         hosts = "127.0.0.1 localhost\n::1 localhost\n" + "".join(
             f"{self.nodes[s.name]} {s.name}\n" for s in live
         )
+        if ca is not None and self.state.backends:
+            be.write_backends(self.backend_dir, ca, self.state.backends)
+            hosts += be.hosts_lines(self.state.backends)
         etc = etc_files(users)
         public_keys: dict[str, str] = {}
         shutil.rmtree(self.dir / "nodes", ignore_errors=True)  # leftovers of an earlier lab in this dir
@@ -326,19 +369,24 @@ class Lab:
             files = NodeFiles(self._node_root(spec.name))
             key = host_key.private_openssh
             build_node(spec, files, ip, users, etc, key, user_key.public_line, hosts, leaf)
+            if self.state.backends:  # the backends' CA files inside the node, for clients run there
+                be.copy_trust(self.backend_dir, files.lab / "backends")
         return public_keys
 
     def _create_network(self, live: list[NodeSpec], absent: list[NodeSpec]) -> None:
         bridge = self.bridge_netns
         node_ns = {s.name: self.state.nodes[s.name].netns or "" for s in live}
         self.state.netns += list(node_ns.values())
+        backend_ns = [netns.backend_netns_name(self.state.octet or 0)] if self.state.backends else []
+        self.state.netns += backend_ns
         self._save()  # recorded before creation: a failing batch still leaves a complete record
         netns.ip_batch(
-            [f"netns add {ns}" for ns in node_ns.values()]
+            [f"netns add {ns}" for ns in [*node_ns.values(), *backend_ns]]
             + [
                 f"link add name v{s.host} netns {bridge} type veth peer name eth0 netns {node_ns[s.name]}"
                 for s in live
             ]
+            + [f"link add name {BACKEND_VETH} netns {bridge} type veth peer name eth0 netns {ns}" for ns in backend_ns]
         )
         octet = self.state.octet
         bridge_cmds = [
@@ -349,8 +397,9 @@ class Lab:
             f"address add {netns.lab_ip(octet or 0, 254)}/24 dev br0",
             "link set br0 up",
         ]
-        for s in live:
-            bridge_cmds += [f"link set v{s.host} master br0", f"link set v{s.host} up"]
+        veths = [f"v{s.host}" for s in live] + ([BACKEND_VETH] if backend_ns else [])
+        for veth in veths:
+            bridge_cmds += [f"link set {veth} master br0", f"link set {veth} up"]
         # A host in the inventory with no machine behind it: fail at once with "No route to host"
         # (what a dead host gives after ARP gives up) instead of making every test wait 3 s for ARP.
         bridge_cmds += [f"route add unreachable {self.nodes[s.name]}/32" for s in absent]
@@ -379,6 +428,40 @@ class Lab:
         for proc in spawners:
             if proc.wait(timeout=10) != 0:
                 raise LabError(f"setsid failed: {proc.args!r}")
+
+    def _spawn_backends(self) -> subprocess.Popen[bytes] | None:
+        """Addresses and nginx of the TLS backends, in their namespace; does not wait (see below)."""
+        if not self.state.backends:
+            return None
+        top = self.backend_dir
+        script = be.start_script(top, self.state.backends, SYSCTL_SCRIPT)
+        with (top / "nginx" / "start.log").open("ab") as log_fh:
+            argv = ["ip", "netns", "exec", netns.backend_netns_name(self.state.octet or 0), "/bin/sh", "-c", script]
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=log_fh, close_fds=True)
+
+    def _wait_for_backends(self, starter: subprocess.Popen[bytes] | None) -> None:
+        """nginx daemonizes: its starter exits at once, the master writes its pid file just after."""
+        if starter is None:
+            return
+        top = self.backend_dir
+        if starter.wait(timeout=START_TIMEOUT) != 0:
+            raise LabError(f"backend start failed:\n{_tail(top / 'nginx' / 'start.log')}")
+        first = self.state.backends[be.BACKEND_SPECS[0].name]  # be-good listens
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                pid = int(be.pid_file(top).read_text())
+            except (OSError, ValueError):
+                pid = 0
+            starttime = procs.proc_starttime(pid) if pid else None
+            if starttime is not None and netns.listening(pid, first, be.PORT):
+                break
+            if time.monotonic() > deadline:
+                raise LabError(f"backend nginx not listening after {START_TIMEOUT}s:\n"
+                               f"{_tail(top / 'nginx' / 'error.log')}")
+            time.sleep(0.005)
+        self.state.extra_pids.append(ExtraPid(pid, starttime, "backend nginx"))
+        self._save()
 
     def _wait_for_sshd(self, live: list[NodeSpec]) -> None:
         pending = {s.name for s in live}

@@ -129,6 +129,11 @@ def node_netns_name(octet: int, host: int) -> str:
     return f"{prefix_for(octet)}-{host}"
 
 
+def backend_netns_name(octet: int) -> str:
+    """The namespace of the lab's TLS backends (tests/lab/backends.py)."""
+    return f"{prefix_for(octet)}-be"
+
+
 def lab_ip(octet: int, host: int) -> str:
     return f"{FIRST_OCTET}.{SECOND_OCTET}.{octet}.{host}"
 

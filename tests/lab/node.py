@@ -19,6 +19,7 @@ from pathlib import Path
 from tests.lab import apigee_service as svc
 from tests.lab.certs import Pem
 from tests.lab.javatree import build_java8
+from tests.lab.router_certs import stale_router_cert_pem
 from tests.lab.scenarios import MP_DEFAULT_TOKENS, ROUTER_DEFAULT_TOKENS, NodeSpec
 
 SERVICE_SCRIPT = Path(__file__).with_name("apigee_service.py")
@@ -329,6 +330,8 @@ def apply_after_start(spec: NodeSpec, files: NodeFiles, users: LabUsers) -> bool
     if spec.customer_root_owned:
         os.chown(customer, 0, 0)
         os.chmod(customer, spec.customer_mode)
+    if spec.stale_cert:  # a wrong certificate copied in without its key and without a reload
+        _write(files.in_opt(svc.NGINX_CERT), stale_router_cert_pem())
     if spec.drift_protocols is not None:
         conf = files.in_opt(svc.NGINX_DEFAULT_CONF)
         lines = [

@@ -50,6 +50,7 @@ class NodeSpec:
     customer_root_owned: bool = False  # chown root:root after start
     customer_mode: int = 0o644  # mode applied together with customer_root_owned
     drift_protocols: str | None = None  # hand edit of 0-default.conf after start
+    stale_cert: bool = False  # server.crt overwritten after start by a wrong cert, no reload (rt-cert-bad)
     sudo: SudoMode = "nopasswd"
     java: JavaSpec | None = None
     # The MP listener is a real JVM (java-component knob) instead of python3: /proc/<pid>/exe is bin/java.
@@ -116,6 +117,7 @@ def scenario_specs(sudo_password: str) -> list[NodeSpec]:
         replace(_mp("mp-badkey", 22, SNI_TRUE), wrong_known_host_key=True),
         replace(_mp("mp-java-proc", 23, SNI_TRUE), java_process=True),
         replace(_mp("mp-noforward", 24, SNI_TRUE), tcp_forwarding=False),
+        _mp("mp-sni-e2e", 25),  # like mp-sni-off; only tests/integration/test_java_sni_lab.py changes it
         NodeSpec("mp-down", 99, "absent", MP_GROUP),
         _router("rt-healthy", 31, "TLSv1.2 TLSv1.3", HEALTHY_CIPHERS),
         _router("rt-weak-protocol", 32, "TLSv1 TLSv1.1 TLSv1.2", HEALTHY_CIPHERS),
@@ -126,6 +128,7 @@ def scenario_specs(sudo_password: str) -> list[NodeSpec]:
         ),
         replace(_router("rt-drift", 35, "TLSv1.2 TLSv1.3", HEALTHY_CIPHERS), drift_protocols="TLSv1.2"),
         replace(_router("rt-owner", 36, "TLSv1.2 TLSv1.3", HEALTHY_CIPHERS), customer_root_owned=True),
+        replace(_router("rt-cert-bad", 37, "TLSv1.2 TLSv1.3", HEALTHY_CIPHERS), stale_cert=True),
     ]
 
 

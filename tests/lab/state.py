@@ -40,6 +40,7 @@ class LabState:
     netns: list[str] = field(default_factory=list)  # every namespace created, bridge first
     nodes: dict[str, NodeState] = field(default_factory=dict)
     extra_pids: list[ExtraPid] = field(default_factory=list)  # listeners, nginx masters
+    backends: dict[str, str] = field(default_factory=dict)  # TLS backend name -> ip (scenario lab only)
     owns_dir: bool = False  # the lab made its directory, so down removes it
     bench: int | None = None
     components: bool = True

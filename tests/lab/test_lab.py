@@ -423,6 +423,9 @@ def test_scenario_lab_up_and_down_from_another_process(
     jvm_start = procs.proc_starttime(jvm)
     assert os.readlink(f"/proc/{jvm}/exe").endswith("/bin/java")
     assert f"edge-message-processor (java) on {JAVA_NODE}" in {x.what for x in lab.state.extra_pids}
+    backends = next(x for x in lab.state.extra_pids if x.what == "backend nginx")
+    assert procs.is_alive(backends.pid, backends.starttime)
+    assert lab.state.backends and f"fxl{lab.state.octet}-be" in lab.state.netns
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "tests.lab", "down", "--dir", str(lab.dir)],
@@ -436,6 +439,7 @@ def test_scenario_lab_up_and_down_from_another_process(
     assert proc.returncode == 0, proc.stderr
     _assert_gone(lab)
     assert not procs.is_alive(jvm, jvm_start)  # down ended the JVM too
+    assert not procs.is_alive(backends.pid, backends.starttime)  # and the backends' nginx
     lab.down()  # idempotent, also from the (now stale) in-process object
     Lab.load(lab.dir).down()
     with capsys.disabled():

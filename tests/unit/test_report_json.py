@@ -73,8 +73,9 @@ def test_schema_enums_match_the_models() -> None:
 
 
 def test_top_level_shape(doc: dict[str, Any]) -> None:
-    assert list(doc) == ["schema_version", "tool", "inventory", "started_at", "duration_s", "hosts", "summary"]
-    assert doc["schema_version"] == "1.1"
+    assert list(doc) == ["schema_version", "tool", "inventory", "started_at", "duration_s", "hosts", "targets",
+                         "summary"]
+    assert doc["schema_version"] == "1.2"
     assert doc["tool"] == {"name": "fixer", "version": fixer.__version__}
     assert doc["inventory"] == "inventory/prod.yml"
     assert doc["started_at"] == "2024-05-14T09:30:00Z"
@@ -87,7 +88,7 @@ def test_top_level_shape(doc: dict[str, Any]) -> None:
 def test_render_json_round_trips(doc: dict[str, Any]) -> None:
     text = render_json(sample_run())
     assert text.endswith("}\n")
-    assert text.startswith('{\n  "schema_version": "1.1",')
+    assert text.startswith('{\n  "schema_version": "1.2",')
     assert json.loads(text) == doc
     assert render_json(sample_run()) == text  # deterministic
 
@@ -130,7 +131,8 @@ def test_host_failure_and_findings(doc: dict[str, Any]) -> None:
     assert hosts["mp1"]["findings"] == []
     sni = next(f for f in hosts["mp2"]["findings"] if f["id"] == "mp-sni-disabled")
     assert list(sni) == [
-        "id", "severity", "cause", "message", "evidence", "remediation", "playbook", "diff", "actions",
+        "id", "severity", "cause", "message", "evidence", "remediation", "playbook", "diff", "actions", "target",
+        "apply_args",
     ]
     assert sni["severity"] == "error"
     assert sni["cause"] == "sni"
@@ -240,7 +242,7 @@ def test_schema_rejects_broken_documents(
     with pytest.raises(ReportSchemaError) as caught:
         validate_report(_broken(doc, path, value, delete))
     assert isinstance(caught.value, FixerError)
-    assert str(caught.value).startswith(f"report does not match schema 1.1: at {where}: ")
+    assert str(caught.value).startswith(f"report does not match schema 1.2: at {where}: ")
 
 
 def test_schema_error_mentions_the_bad_value(doc: dict[str, Any]) -> None:

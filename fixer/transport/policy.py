@@ -1,0 +1,3 @@
+"""Host-key policy names (a leaf module: the CLI lists them without importing the SSH stack)."""
+
+HOST_KEY_POLICIES = ("strict", "accept-new")
