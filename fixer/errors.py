@@ -28,6 +28,10 @@ class PlaybookError(InventoryError):
     """A playbook that cannot be loaded or validated; names the file and line. Exit code 2."""
 
 
+class CaptureError(FixerError):
+    """A file that is not a packet capture (pcap or pcapng) at all, or cannot be opened; names the file."""
+
+
 class ParseError(FixerError):
     """A remote file or command output that a parser could not read."""
 

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("fixer.cli.probe", "probe"),
     "cert": ("fixer.cli.cert", "cert"),
     "bundles": ("fixer.cli.bundles", "bundles"),
+    "pcap": ("fixer.cli.pcap", "pcap"),
+    "capture": ("fixer.cli.capture", "capture"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Packet captures: read pcap/pcapng, reassemble TCP, parse TLS handshakes, name what went wrong."""
