@@ -27,6 +27,7 @@ VerdictKind = Literal[
     "certificate-rejected",  # the client refused the server's certificate (unknown_ca, certificate_expired ...)
     "server-closed",  # FIN/RST from the server after the ClientHello, no alert
     "incomplete",  # the capture ends before the handshake did (or starts after it began)
+    "connection-refused",  # the server answered the SYN with a RST: no TLS could start
     "not-tls",  # a TCP connection on which no TLS was seen (reported only with --all)
 ]
 VERDICTS: tuple[str, ...] = VerdictKind.__args__  # type: ignore[attr-defined]
@@ -107,6 +108,12 @@ class ConnectionObs:
     # TLS <= 1.2: both sides sent CCS + encrypted Finished; TLS 1.3: application data both ways
     handshake_done: bool = False
     notes: tuple[str, ...] = ()  # gaps, truncation, unparseable records: what limits the reading
+
+    @property
+    def refused(self) -> bool:
+        """The server answered the client's SYN with a RST (nothing listens there, or a firewall rejects)."""
+        return (self.syn_seen and self.closed_by == "server" and self.close_kind == "rst" and self.bytes_client == 0
+                and self.bytes_server == 0)
     # the lengths of the records in client/server_records_after_hello, in the same order (a TLS 1.3 encrypted
     # alert is 19 bytes long, a Finished 53 or more)
     client_record_lengths_after_hello: tuple[int, ...] = ()

@@ -14,6 +14,13 @@ _RANK = {name: i for i, name in enumerate(VERSIONS.values())}
 _RANK["SSLv2"] = -1  # older than SSLv3, ranked with the unknown codes
 
 
+# The shortest TLS 1.3 Finished record body (5-byte record header excluded): 4-byte handshake header + a 32- or
+# 48-byte MAC + the inner content type + a 16-byte AEAD tag = 53 or more. An encrypted alert is 2 + 1 + 16 = 19
+# bytes plus padding (35 from Java 17). The parser (handshake completion) and the verdicts (encrypted alert
+# patterns) share this bar.
+TLS13_FINISHED_MIN = 53
+
+
 def version_name(code: int) -> str:
     return VERSIONS.get(code, f"0x{code:04x}")
 

@@ -20,7 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from fixer.pcap.model import CloseKind, ConnectionObs, Endpoint
-from fixer.pcap.tls import TlsConn, TlsStream
+from fixer.pcap.records import TlsStream
+from fixer.pcap.tls import TlsConn
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 MASK = 0xFFFFFFFF
@@ -374,14 +375,17 @@ class Tracker:
         try:
             for flow in conn.flows:
                 flow.flush()
+            obs: ConnectionObs | None = None
             if not conn.tls.tls_seen:
-                self.non_tls += 1
-                if not self.include_non_tls:
-                    return
+                obs = conn.observation()
+                if not obs.refused:  # a refused connection is kept: it is why a handshake never started
+                    self.non_tls += 1
+                    if not self.include_non_tls:
+                        return
             if len(self.results) >= self.limits.connections_kept:
                 self.not_kept += 1
                 return
-            self.results.append(conn.observation())
+            self.results.append(obs or conn.observation())
         finally:
             conn.tls.release()  # no reference cycles left: freed at once, not by the cyclic collector
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fixer.pcap.model import Alert, ClientHello, ConnectionObs, ServerHello, Verdict, VerdictKind
-from fixer.pcap.names import version_rank
+from fixer.pcap.names import TLS13_FINISHED_MIN, version_rank
 from fixer.probe.model import CertSummary
 
 # alerts that refuse a certificate (RFC 8446 6.2 names); "certificate_unknown" is what Java sends for
@@ -42,9 +42,7 @@ TLS11 = version_rank("TLSv1.1")
 TLS13 = "TLSv1.3"
 SHOWN_SUITES = 4
 CCS, APP = "change_cipher_spec", "application_data"
-# a TLS 1.3 encrypted alert is 19 bytes (2 + inner content type + 16-byte AEAD tag), more with padding (Java 17's
-# is 35); a Finished is 53 or more (4 + a 32- or 48-byte hash + 1 + 16): a shorter record cannot be a Finished
-FINISHED_MIN_13 = 53
+FINISHED_MIN_13 = TLS13_FINISHED_MIN  # a shorter TLS 1.3 record cannot be a Finished (see fixer.pcap.names)
 JCE_MIN_SUITES = 8  # Java 8 limited offers ~20-40 suites; a hand-configured client a few
 
 SNI_REMEDY = (
@@ -555,6 +553,12 @@ def judge(obs: ConnectionObs) -> Verdict:
     tls_seen = (ch is not None or sh is not None or obs.alerts or obs.certificates
                 or obs.client_records_after_hello or obs.server_records_after_hello or obs.handshake_done)
     if not tls_seen:
+        if obs.refused:
+            return _verdict("connection-refused", f"{obs.server} answered the SYN with a RST: nothing listens "
+                            "there, or a firewall rejects the connection; no TLS handshake could start",
+                            remediation="check that the backend runs and listens on that address and port, and "
+                            "the firewalls between the two (fixer check reports it as target-unreachable from "
+                            "each message processor)", finding="target-unreachable")
         return _verdict("not-tls", "no TLS record seen on this connection")
     if obs.handshake_done:
         if ch is None and sh is None:

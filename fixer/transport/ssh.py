@@ -261,6 +261,38 @@ class Session:
 
     # -- running ----------------------------------------------------------------------------------
 
+    def open_shell(self, become: bool | None = None) -> paramiko.Channel:
+        """An exec channel on the target host running `sh -s`, for a caller that streams the script itself.
+
+        The same start as `run_script`: the login user's `sh -s` or, with become (default: the host's
+        `ansible_become`), `sh -s` under sudo with the password handshake already done, so nothing read from
+        the channel is sudo's. The caller writes the script on stdin and reads stdout/stderr as they come;
+        end of file on stdin (`shutdown_write`, or closing the channel) ends the script's input. The caller
+        owns the channel and must close it.
+
+        Raises HostError (not connected), UnreachableError (connection closed, no channel), and BecomeError
+        or CommandTimeoutError (sudo refused, or no answer within the command timeout).
+        """
+        if not self._clients:
+            raise HostError("not connected")
+        transport = self._clients[-1].get_transport()  # the target's (earlier clients are ProxyJump hops)
+        if transport is None or not transport.is_active():
+            raise UnreachableError("SSH connection is closed")
+        use_become = self.host.become if become is None else become
+        try:
+            channel = transport.open_session(timeout=self.options.connect_timeout)
+        except (paramiko.SSHException, OSError) as exc:
+            raise UnreachableError(f"cannot open a session channel: {exc}") from exc
+        try:
+            if use_become:
+                self._become(channel, time.monotonic() + self.options.command_timeout)
+            else:
+                channel.exec_command("sh -s")
+        except BaseException:
+            channel.close()
+            raise
+        return channel
+
     def run_script(self, script: str, become: bool | None = None) -> CommandResult:
         """Run a POSIX sh script (sent on stdin) as the login user or, with become, via sudo."""
         if not self._clients:

@@ -149,3 +149,18 @@ def test_all_captures_in_one_run(made: dict[str, Made]) -> None:
     assert text.returncode == 1, text.stderr
     for verdict in {c.verdict for c in correct}:
         assert verdict.upper() in text.stdout, verdict
+
+
+def test_a_refused_connection_is_named(lab: Lab, tmp_path: Path) -> None:
+    """be-unreachable answers the SYN with a RST: no TLS starts, and `fixer pcap` says why (not "no TLS")."""
+    from tests.lab.captures import openssl, tcpdump
+
+    backend = lab.backends["be-unreachable"]
+    out = tmp_path / "refused.pcap"
+    with tcpdump(lab, "bridge", "br0", out, f"host {backend.ip} and tcp port 443"):
+        openssl(lab, "bridge", f"{backend.ip}:443", "-servername", backend.dns)
+    rc, doc = pcap_json(out)
+    (conn,) = doc["connections"]
+    assert conn["client_hello"] is None and conn["verdict"]["kind"] == "connection-refused", conn
+    assert "RST" in conn["verdict"]["reason"] and conn["verdict"]["finding"] == "target-unreachable"
+    assert rc == 1

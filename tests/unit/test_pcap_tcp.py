@@ -262,7 +262,18 @@ def test_connection_without_payload(tmp_path: Path) -> None:
     result = b.read_segments(tmp_path, segs, include_non_tls=True)
     (obs,) = result.connections
     assert (obs.closed_by, obs.close_kind, obs.packets) == ("server", "rst", 2)
-    assert b.read_segments(tmp_path, segs).non_tls == 1
+    assert obs.refused
+    # a refused connection is kept without include_non_tls: it is why no handshake started
+    default = b.read_segments(tmp_path, segs)
+    assert default.non_tls == 0 and [c.refused for c in default.connections] == [True]
+
+
+def test_a_reset_after_data_is_not_refused(tmp_path: Path) -> None:
+    segs = [Seg(b.T0, "client", SYN, 1, 0), Seg(b.T0 + 1, "server", SYN | ACK, 0, 2),
+            Seg(b.T0 + 2, "client", PSH | ACK, 2, 1, b"GET / HTTP/1.0\r\n\r\n"),
+            Seg(b.T0 + 3, "server", RST | ACK, 1, 20)]
+    result = b.read_segments(tmp_path, segs)
+    assert result.connections == () and result.non_tls == 1
 
 
 def test_data_segment_without_ack_flag(tmp_path: Path) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from fixer.pcap import names
+from fixer.pcap.hello import HRR_RANDOM
 from fixer.pcap.model import ConnectionObs
-from fixer.pcap.tls import HRR_RANDOM, TlsConn
+from fixer.pcap.tls import FINISHED_MIN, TlsConn
+from fixer.pcap.verdicts import judge
 from tests.unit import pcap_build as b
 from tests.unit.pcap_build import alert, client_hello_body, handshake_msg, record, server_hello_body
 
@@ -206,6 +208,33 @@ def test_tls13_handshake_done_needs_the_server_after_the_client_finished() -> No
     assert not conn.handshake_done()
     s.feed(record(23, bytes(250)), 5.0)
     assert conn.handshake_done()
+
+
+def test_tls13_a_35_byte_record_after_the_hello_is_not_a_finished() -> None:
+    """Java 17's encrypted alert is 35 bytes; a TLS 1.3 Finished record is 53 or more (4 + 32 + 1 + 16)."""
+    conn = TlsConn(1 << 20)
+    c, s = conn.streams
+    c.feed(ch_record(versions=(0x0304,)), 1.0)
+    s.feed(sh_record(suite=0x1301, selected=0x0304) + record(20, b"\x01") + record(23, bytes(900)), 2.0)
+    c.feed(record(20, b"\x01") + record(23, bytes(35)), 3.0)  # the client refuses the certificate
+    s.feed(record(23, bytes(250)), 4.0)  # the rest of the server's flight, captured after the alert
+    assert not conn.handshake_done()
+    c.feed(record(23, bytes(FINISHED_MIN - 1)), 5.0)
+    s.feed(record(23, bytes(250)), 6.0)
+    assert not conn.handshake_done()
+    c.feed(record(23, bytes(FINISHED_MIN)), 7.0)  # the shortest Finished (SHA-256)
+    s.feed(record(23, bytes(250)), 8.0)
+    assert conn.handshake_done()
+
+
+def test_tls13_java_35_byte_alert_then_more_server_records_is_a_refused_certificate(tmp_path: Path) -> None:
+    server = sh_record(suite=0x1302, selected=0x0304) + record(20, b"\x01") + record(23, bytes(2000))
+    flights = [("client", ch_record(versions=(0x0304, 0x0303))), ("server", server),
+               ("client", record(20, b"\x01") + record(23, bytes(35))), ("server", record(23, bytes(300)))]
+    obs = read(tmp_path, flights)
+    assert obs.client_record_lengths_after_hello == (1, 35) and not obs.handshake_done
+    verdict = judge(obs)
+    assert verdict.kind == "certificate-rejected" and verdict.inferred
 
 
 def test_sslv2_client_hello(tmp_path: Path) -> None:

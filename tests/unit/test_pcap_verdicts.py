@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,11 @@ CASES: list[Case] = [
                                        server_records=(*SERVER_FLIGHT_13, APP), done=True),
      "ok", False, None, None),
     ("not-tls", lambda p: conn(), "not-tls", False, None, None),
+    ("connection-refused", lambda p: replace(conn(closed_by="server", close_kind="rst"), bytes_client=0,
+                                             bytes_server=0), "connection-refused", False, "target-unreachable", None),
+    ("a reset without SYN is not a refusal", lambda p: replace(conn(closed_by="server", close_kind="rst", syn=False),
+                                                              bytes_client=0, bytes_server=0),
+     "not-tls", False, None, None),
     ("ok-mid-connection", lambda p: conn(client_records=(APP, APP), server_records=(APP,), done=True, syn=False),
      "ok", False, None, None),
     # protocol
