@@ -47,6 +47,17 @@ class HostError(FixerError):
             self.category = category
 
 
+class CaptureRunError(HostError):
+    """`fixer capture` could not run on the host. `kind`: no-tcpdump, no-timeout, permission, resolve, tmpdir,
+    tcpdump, protocol (the node's script said something unexpected)."""
+
+    category = "command"
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class UnreachableError(HostError):
     category = "unreachable"
 

@@ -15,11 +15,11 @@ Two execs on the host's one SSH connection, both with `become` when the inventor
    controller removes it itself when the script did not confirm, on failure and on Ctrl-C too.
 
 Layout: `validate` (input, limits, CaptureSpec), `script` (the remote shell scripts), `discover` (the
-preflight), `stream` (the channel reader), `run` (run_capture, CaptureOutcome), `errors` (CaptureError).
+preflight), `stream` (the channel reader), `run` (run_capture, CaptureOutcome); its
+error is fixer.errors.CaptureRunError.
 """
 
 from fixer.capture.discover import Preflight, parse_preflight, preflight
-from fixer.capture.errors import CaptureError
 from fixer.capture.run import CaptureOutcome, Progress, default_output, run_capture
 from fixer.capture.script import (
     BUFFER_KIB,
@@ -49,6 +49,7 @@ from fixer.capture.validate import (
     parse_peer,
     tcpdump_program,
 )
+from fixer.errors import CaptureRunError
 
 __all__ = [
     "BUFFER_KIB",
@@ -66,8 +67,8 @@ __all__ = [
     "PROGRAM_RE",
     "REMOTE_DIR_RE",
     "TCPDUMP_VAR",
-    "CaptureError",
     "CaptureOutcome",
+    "CaptureRunError",
     "CaptureSpec",
     "Peer",
     "Preflight",

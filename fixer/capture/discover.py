@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fixer.capture.errors import CaptureError
 from fixer.capture.script import preflight_script
 from fixer.capture.validate import PROGRAM_RE, TCPDUMP_VAR, CaptureSpec, ip_literal, tcpdump_program
+from fixer.errors import CaptureRunError
 
 if TYPE_CHECKING:
     from fixer.transport.ssh import Session
@@ -48,18 +48,18 @@ def preflight(session: Session, spec: CaptureSpec, become: bool) -> Preflight:
     tcpdump, timeout_bin, uid, addresses = parse_preflight(result.stdout.decode("utf-8", errors="replace"))
     if uid is None:
         detail = result.stderr.decode("utf-8", errors="replace").strip()
-        raise CaptureError(f"{host.name}: the preflight script failed (exit {result.exit_status}): {detail}",
+        raise CaptureRunError(f"{host.name}: the preflight script failed (exit {result.exit_status}): {detail}",
                            "protocol")
     if not tcpdump or PROGRAM_RE.fullmatch(tcpdump) is None:
         where = f"{program} is not an executable file" if "/" in program else f"no {program} in PATH"
-        raise CaptureError(
+        raise CaptureRunError(
             f"{host.name}: tcpdump not found ({where}, also looked in /usr/sbin, /sbin, /usr/local/sbin): install "
             f"it on the node (e.g. `apt-get install tcpdump`, `yum install tcpdump`) or set host var "
             f"{TCPDUMP_VAR} to its path", "no-tcpdump")
     if not timeout_bin or PROGRAM_RE.fullmatch(timeout_bin) is None:
-        raise CaptureError(f"{host.name}: no `timeout` command (coreutils) on the node: the capture could not "
+        raise CaptureRunError(f"{host.name}: no `timeout` command (coreutils) on the node: the capture could not "
                            "be bounded", "no-timeout")
     if not spec.peer.is_ip and not addresses:
-        raise CaptureError(f"{host.name}: cannot resolve {spec.peer.host} on the node (getent ahosts found no "
+        raise CaptureRunError(f"{host.name}: cannot resolve {spec.peer.host} on the node (getent ahosts found no "
                            "address): give the peer as an IP address", "resolve")
     return Preflight(tcpdump, timeout_bin, uid, addresses if not spec.peer.is_ip else (spec.peer.host,))

@@ -25,11 +25,10 @@ from typing import TYPE_CHECKING
 import paramiko
 
 from fixer.capture.discover import preflight
-from fixer.capture.errors import CaptureError
 from fixer.capture.script import LISTEN_TIMEOUT_S, MARK, capture_script, cleanup_script
 from fixer.capture.stream import ChannelStream
 from fixer.capture.validate import MB, CaptureSpec, build_filter
-from fixer.errors import UnreachableError
+from fixer.errors import CaptureRunError, UnreachableError
 
 if TYPE_CHECKING:
     from fixer.probe.model import ProbeResult
@@ -65,7 +64,7 @@ def _tmp_target(dest: Path) -> tuple[int, str]:
     return tempfile.mkstemp(dir=parent, prefix=f".{dest.name}.", suffix=".part")
 
 
-def _remote_failure(host: str, rc_text: str, stderr_lines: list[str], become: bool, uid: int) -> CaptureError:
+def _remote_failure(host: str, rc_text: str, stderr_lines: list[str], become: bool, uid: int) -> CaptureRunError:
     text = " / ".join(line.strip() for line in stderr_lines if line.strip()) or "no message"
     lower = text.lower()
     if "permission" in lower or "operation not permitted" in lower:
@@ -73,17 +72,17 @@ def _remote_failure(host: str, rc_text: str, stderr_lines: list[str], become: bo
                "set `ansible_become: true` for this host (sudo), or give tcpdump CAP_NET_RAW "
                "(setcap cap_net_raw,cap_net_admin=eip tcpdump)")
         who = "root" if uid == 0 else f"uid {uid}"
-        return CaptureError(f"{host}: no permission to capture (tcpdump ran as {who}): {how}: {text}", "permission")
+        return CaptureRunError(f"{host}: no permission to capture (tcpdump ran as {who}): {how}: {text}", "permission")
     if "no such device" in lower or "that device doesn't exist" in lower or "no such interface" in lower:
-        return CaptureError(f"{host}: tcpdump cannot capture on that interface: {text}", "tcpdump")
+        return CaptureRunError(f"{host}: tcpdump cannot capture on that interface: {text}", "tcpdump")
     what = "did not start listening in time" if rc_text == "start-timeout" else f"exited with status {rc_text}"
-    return CaptureError(f"{host}: tcpdump {what}: {text}", "tcpdump")
+    return CaptureRunError(f"{host}: tcpdump {what}: {text}", "tcpdump")
 
 
 def run_capture(session: Session, spec: CaptureSpec, dest: Path, progress: Progress | None = None) -> CaptureOutcome:
     """Capture on `session.host` (already connected) into the local file `dest` (written atomically).
 
-    Raises CaptureError (tcpdump missing, no permission, resolution, tcpdump failed) and HostError (the
+    Raises CaptureRunError (tcpdump missing, no permission, resolution, tcpdump failed) and HostError (the
     connection, sudo, timeouts). The node's temporary directory is removed on every path out of here.
     """
     host = session.host
@@ -107,14 +106,14 @@ def run_capture(session: Session, spec: CaptureSpec, dest: Path, progress: Progr
             line = stream.line(deadline)
             if line is None:
                 detail = stream.stderr_text() or "no message"
-                raise CaptureError(f"{host.name}: the capture script ended early: {detail}", "protocol")
+                raise CaptureRunError(f"{host.name}: the capture script ended early: {detail}", "protocol")
             if not line.startswith(MARK + " "):
                 continue
             word, _, rest = line[len(MARK) + 1:].partition(" ")
             if word == "dir":
                 outcome.remote_dir = rest
             elif word == "error":
-                raise CaptureError(f"{host.name}: cannot make a private temporary directory (mktemp -d)", "tmpdir")
+                raise CaptureRunError(f"{host.name}: cannot make a private temporary directory (mktemp -d)", "tmpdir")
             elif word == "stderr":
                 stderr_lines.append(rest)
             elif word == "failed":
@@ -156,7 +155,7 @@ def run_capture(session: Session, spec: CaptureSpec, dest: Path, progress: Progr
                     outcome.notes.append("tcpdump ended before the planned time")
                     break
             if stream.eof:
-                raise CaptureError(f"{host.name}: the capture script ended while capturing: "
+                raise CaptureRunError(f"{host.name}: the capture script ended while capturing: "
                                    f"{stream.stderr_text() or 'no message'}", "protocol")
         if progress is not None:
             progress(min(time.monotonic() - started, float(spec.seconds)), spec.seconds)
@@ -173,7 +172,7 @@ def run_capture(session: Session, spec: CaptureSpec, dest: Path, progress: Progr
         while data_len is None:
             line = stream.line(deadline)
             if line is None:
-                raise CaptureError(f"{host.name}: the capture script ended before sending the file: "
+                raise CaptureRunError(f"{host.name}: the capture script ended before sending the file: "
                                    f"{stream.stderr_text() or 'no message'}", "protocol")
             if not line.startswith(MARK + " "):
                 continue
@@ -189,7 +188,7 @@ def run_capture(session: Session, spec: CaptureSpec, dest: Path, progress: Progr
                 stderr_lines.append(rest)
             elif word == "data":
                 if not rest.isdigit() or int(rest) > spec.max_bytes:
-                    raise CaptureError(f"{host.name}: bad data frame from the capture script: {rest!r}", "protocol")
+                    raise CaptureRunError(f"{host.name}: bad data frame from the capture script: {rest!r}", "protocol")
                 data_len = int(rest)
         tmp_fd, tmp_path = _tmp_target(dest)
         with os.fdopen(tmp_fd, "wb") as sink:
@@ -198,7 +197,7 @@ def run_capture(session: Session, spec: CaptureSpec, dest: Path, progress: Progr
             sink.flush()
             os.fsync(sink.fileno())
         if got != data_len:
-            raise CaptureError(f"{host.name}: the download ended after {got} of {data_len} bytes", "protocol")
+            raise CaptureRunError(f"{host.name}: the download ended after {got} of {data_len} bytes", "protocol")
         outcome.size = got
         deadline = time.monotonic() + step
         while True:

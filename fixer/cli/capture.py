@@ -97,7 +97,7 @@ def capture(host_name: str, peer: str, seconds: int, max_mb: int, do_probe: bool
       3  HOST could not be reached, or the capture could not run (tcpdump missing, no permission, sudo)
       4  partial result, nothing failed (a handshake cut by the start or end of the capture)
     """
-    from fixer.capture import MB, CaptureError, CaptureSpec, default_output, parse_peer, run_capture
+    from fixer.capture import MB, CaptureRunError, CaptureSpec, default_output, parse_peer, run_capture
 
     try:
         parsed = parse_peer(peer)
@@ -128,7 +128,7 @@ def capture(host_name: str, peer: str, seconds: int, max_mb: int, do_probe: bool
     try:
         session.connect()
         outcome = run_capture(session, spec, dest, ticker if sys.stderr.isatty() else None)
-    except CaptureError as exc:
+    except CaptureRunError as exc:
         ticker.done()
         click.echo(f"fixer: error: capture on {host_name}: {exc}", err=True)
         sys.exit(EXIT_HOST)
