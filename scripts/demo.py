@@ -41,10 +41,14 @@ def main() -> int:
                 "--known-hosts", str(lab.known_hosts), "--ssh-config", "/dev/null", "-T", "5"]
         print(f"lab up in {lab.dir}; running: fixer {' '.join(base[3:])}\n", flush=True)
         code = lab.run(base, cwd=str(REPO), check=False, capture_output=False).returncode
+        args.report_dir.mkdir(parents=True, exist_ok=True)
         for fmt in ("html", "json"):
             target = args.report_dir / f"demo-report.{fmt}"
-            lab.run([*base, "--format", fmt, "-o", str(target)], cwd=str(REPO), check=False,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = lab.run([*base, "--format", fmt, "-o", str(target)], cwd=str(REPO), check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if not target.is_file():
+                print(f"could not write {target}: {proc.stderr.strip()}", file=sys.stderr)
+                return 2
             print(f"wrote {target}")
         print(f"fixer exited {code} (1 = error findings, 3 = some hosts could not be inspected: "
               "the lab seeds both on purpose)")
