@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def _zip_sources(path: Path, data: bytes | None = None) -> list[Source]:
                     raise UsageError(f"{label}!{member}: refused, larger than {MAX_XML_BYTES} bytes")
                 out.append((parse_target_endpoint(content, f"{label}!{member}", bundle=label), content))
             return out
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError,
+            zlib.error) as exc:
         raise UsageError(f"{label}: cannot read the zip: {exc}") from None
 
 

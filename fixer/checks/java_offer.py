@@ -21,9 +21,14 @@ from fixer.probe.model import PROTOCOLS
 if TYPE_CHECKING:
     from fixer.bundles.parse import SSLInfo
 
-JAVA_DEFAULT_PROTOCOLS = ("TLSv1.2", "TLSv1.3")
+# SunJSSE's client defaults before jdk.tls.disabledAlgorithms removes what java.security disables (TLSv1 and
+# TLSv1.1 since 8u291/11.0.11): the filter below decides, so re-enabling TLSv1.1 there is seen as such
+JAVA_DEFAULT_PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 # OpenJDK 8 ships TLS 1.3 (8u272+) but its client does not offer it unless jdk.tls.client.protocols says so
-JAVA8_DEFAULT_PROTOCOLS = ("TLSv1.2",)
+JAVA8_DEFAULT_PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2")
+# what a current JDK's java.security disables, assumed when the MP's java.security could not be read
+JDK_DEFAULT_DISABLED = ("SSLv3", "TLSv1", "TLSv1.1", "RC4", "DES", "MD5withRSA", "DH keySize < 1024",
+                        "EC keySize < 224", "3DES_EDE_CBC", "anon", "NULL", "ECDH")
 # SunJSSE's default enabled client suites (OpenJDK 17.0.15, default java.security: ECDH, 3DES, RC4, anon and
 # NULL already disabled), in its preference order. Java 8 lacks the CHACHA20 suites.
 JAVA_DEFAULT_SUITES: tuple[str, ...] = (
@@ -100,7 +105,8 @@ def java_offer(facts: MessageProcessorFacts) -> ClientOffer:
         base, source = JAVA8_DEFAULT_PROTOCOLS, "Java 8 default"
     else:
         base, source = JAVA_DEFAULT_PROTOCOLS, "Java default"
-    entries = tuple(a.strip() for a in facts.java.disabled_algorithms or ())
+    known = facts.java.disabled_algorithms
+    entries = tuple(a.strip() for a in (JDK_DEFAULT_DISABLED if known is None else known))
     disabled = tuple(p for p in PROTOCOLS if p in entries)
     suites: tuple[str, ...] | None = None
     suite_source = "Java default"

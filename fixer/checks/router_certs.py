@@ -129,13 +129,17 @@ def check_unreadable(ctx: _Context) -> list[Finding]:
         if path not in ctx.unreadable:
             continue
         error = ctx.unreadable[path]
+        # not a problem of the router: a path chosen per request ($ssl_server_name) or a directive the fact
+        # script's line scan did not see; said as info so that nothing is silently unchecked
+        unread = error.startswith(("the path uses nginx variables", "not read by the fact script"))
         findings.append(Finding(
-            id="router-cert-unreadable", severity="warning", cause="certificate",
+            id="router-cert-unreadable", severity="info" if unread else "warning", cause="certificate",
             message=f"could not read the certificate {path} of {_where(servers[0])}: {error}; its expiry, "
             "chain and key were not checked",
             evidence=tuple(_cert_evidence(ctx.facts, s, error=error) for s in servers),
-            remediation=f"make {path} a readable PEM file for the inspecting user (become) and run check again; "
-            "if it is missing, nginx will not start: restore it",
+            remediation=(f"check {path} by hand (fixer cert verify), or `fixer probe` the listener" if unread else
+                         f"make {path} a readable PEM file for the inspecting user (become) and run check "
+                         "again; if it is missing, nginx will not start: restore it"),
         ))
     seen: set[tuple[str | None, str]] = set()
     for server in ctx.facts.servers:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from fixer.checks.java_offer import ClientOffer, endpoint_offer, java_offer, suite_disabled
+from fixer.checks.java_offer import ClientOffer, endpoint_offer, java_offer, suite_disabled, tls12_suites
 from fixer.checks.model import Evidence, Finding
 from fixer.facts.model import MessageProcessorFacts
 from fixer.probe.model import PROTOCOLS, CertSummary, HandshakeResult, ProbeResult, ProbeTarget
@@ -73,7 +73,8 @@ def _https_url(url: str, where: str) -> tuple[str, str, int] | str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        return f"{where}: bad url {_shown(url)!r}: {exc}"
+        why = "credentials in a URL must be percent-encoded" if "@" in url else str(exc)  # exc may quote them
+        return f"{where}: bad url {_shown(url)!r}: {why}"
     if parts.scheme.lower() != "https" or not parts.hostname:
         return f"{where}: {_shown(url)!r} is not an https://host[:port]/... URL"
     if port == 0:
@@ -82,14 +83,16 @@ def _https_url(url: str, where: str) -> tuple[str, str, int] | str:
 
 
 def _shown(url: str) -> str:
-    """`url` without any user:password@ part."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url.split("@", 1)[-1] if "@" in url else url
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+    """`url` without any user:password@ part and without its query (API keys travel there)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.split("@", 1)[-1].split("?", 1)[0]
+    authority_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, authority_end) if "@" in rest[:authority_end] else -1
+    if at < 0 and "@" in rest:  # a password holding / ? or #: the last @ before any path is the separator
+        at = rest.rfind("@")
+    rest = rest[at + 1:] if at >= 0 else rest
+    return f"{scheme}://{rest.split('?', 1)[0].split('#', 1)[0]}"
 
 
 def parse_targets(value: Any, default_truststore: str | None = None) -> tuple[list[TargetSpec], list[str]]:
@@ -209,7 +212,10 @@ def _chain_known(result: ProbeResult) -> bool:
     return all(h.chain_complete for h in result.handshakes if h.ok)
 
 
-def _chain(result: ProbeResult) -> tuple[CertSummary, ...]:
+def _chain(result: ProbeResult, sni_enabled: bool = True) -> tuple[CertSummary, ...]:
+    """The chain this MP gets: with SNI when its SNI is on, else the backend's default (no-SNI) one."""
+    if not sni_enabled:
+        return result.chain_without_sni or result.chain_with_sni
     return result.chain_with_sni or result.chain_without_sni
 
 
@@ -288,8 +294,8 @@ def check_ciphers(tp: TargetProbe, offer: ClientOffer) -> list[Finding]:
     if test is None or test.ok or test.failure is None or test.failure.alert not in CIPHER_ALERTS:
         return []
     chosen = tp.server_suite or (tp.probe.negotiated.cipher if tp.probe.negotiated else None)
-    remediation = ("enable on the backend a suite the MP offers (for example "
-                   f"{', '.join(s for s in offer.suites[3:6] or offer.suites[:3])})")
+    legacy = tls12_suites(offer.suites)
+    remediation = f"enable on the backend a suite the MP offers (for example {', '.join(legacy[:3]) or 'none'})"
     if chosen and suite_disabled(chosen, offer.disabled_entries):
         remediation += (f"; the backend's suite {chosen} is one the MP's Java disables (jdk.tls.disabledAlgorithms)"
                         ": re-enabling a weak suite on every MP is the last resort")
@@ -368,8 +374,8 @@ def _trust(tp: TargetProbe, certs: list[x509.Certificate], chain_ev: dict[str, s
     return []
 
 
-def check_certificates(tp: TargetProbe, now: dt.datetime, warn_days: int) -> list[Finding]:
-    chain = _chain(tp.probe)
+def check_certificates(tp: TargetProbe, now: dt.datetime, warn_days: int, sni_enabled: bool = True) -> list[Finding]:
+    chain = _chain(tp.probe, sni_enabled)
     if not chain:
         return []
     findings = _dates(chain, tp, now, warn_days)
@@ -425,5 +431,5 @@ def check_targets(facts: MessageProcessorFacts, host_vars: dict[str, Any], probe
         findings += check_protocols(tp, offer)
         findings += check_ciphers(tp, offer)
         findings += check_sni(tp, facts)
-        findings += check_certificates(tp, at, warn_days)
+        findings += check_certificates(tp, at, warn_days, facts.sni_enabled)
     return findings

@@ -48,9 +48,10 @@ def pcap(files: tuple[str, ...], fmt: str, port: int | None, include_non_tls: bo
 
     Per connection: endpoints and times, ClientHello (versions, suites, SNI), ServerHello, certificates,
     alerts (sender, plaintext or encrypted), and a verdict: ok, protocol-mismatch, cipher-mismatch,
-    sni-missing, sni-unrecognized, certificate-rejected, server-closed, incomplete (not-tls with --all), with
-    the remediation and the matching `fixer check` finding and playbook. Verdicts drawn from patterns (TLS 1.3
-    hides alerts) are marked inferred. A summary groups connections by verdict and by server.
+    sni-missing, sni-unrecognized, certificate-rejected, server-closed, incomplete, connection-refused
+    (not-tls with --all), with the remediation and the matching `fixer check` finding and playbook. Verdicts
+    drawn from patterns (TLS 1.3 hides alerts) are marked inferred. A summary groups connections by verdict
+    and by server.
 
     \b
     Exit status:

@@ -105,6 +105,7 @@ class ConnectionObs:
     close_kind: CloseKind | None = None
     close_time: float | None = None
     syn_seen: bool = False  # the capture saw the connection open (a capture started mid-connection did not)
+    synack_seen: bool = False  # the server's SYN-ACK was seen: it accepted the connection
     # TLS <= 1.2: both sides sent CCS + encrypted Finished; TLS 1.3: application data both ways
     handshake_done: bool = False
     notes: tuple[str, ...] = ()  # gaps, truncation, unparseable records: what limits the reading
@@ -112,8 +113,8 @@ class ConnectionObs:
     @property
     def refused(self) -> bool:
         """The server answered the client's SYN with a RST (nothing listens there, or a firewall rejects)."""
-        return (self.syn_seen and self.closed_by == "server" and self.close_kind == "rst" and self.bytes_client == 0
-                and self.bytes_server == 0)
+        return (self.syn_seen and not self.synack_seen and self.closed_by == "server" and self.close_kind == "rst"
+                and self.bytes_client == 0 and self.bytes_server == 0)
     # the lengths of the records in client/server_records_after_hello, in the same order (a TLS 1.3 encrypted
     # alert is 19 bytes long, a Finished 53 or more)
     client_record_lengths_after_hello: tuple[int, ...] = ()

@@ -271,6 +271,7 @@ class Conn:
             close_kind=self.close_kind,
             close_time=self.close_time,
             syn_seen=self.syn_dir is not None or self.synack_dir is not None,
+            synack_seen=self.synack_dir is not None,
             handshake_done=tls.handshake_done(cd),
             notes=tuple(notes),
             client_record_lengths_after_hello=client_lengths,

@@ -222,6 +222,8 @@ class Session:
         for client in reversed(self._clients):
             client.close()
         self._clients.clear()
+        # the session's own logger (see connect) is global state: leave nothing behind
+        logging.getLogger(f"paramiko.transport.fixer.{id(self):x}").removeFilter(self._open_failures)
 
     def __enter__(self) -> Session:
         return self

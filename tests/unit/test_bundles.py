@@ -201,3 +201,19 @@ def test_cli_scan_bad_input_exits_2(tmp_path: Path) -> None:
     assert "fixer: error:" in result.output and "'../evil'" in result.output
     assert CliRunner().invoke(main, ["bundles", "scan", str(tmp_path / "missing")]).exit_code == 2
     assert CliRunner().invoke(main, ["bundles", "scan"]).exit_code == 2
+
+
+def test_a_zip_with_damaged_compressed_data_is_bad_input(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("apiproxy/targets/default.xml", te("") * 20)
+    data = bytearray(buf.getvalue())
+    start = data.index(b"PK\x03\x04") + 30 + len("apiproxy/targets/default.xml")
+    data[start:start + 2] = b"\xff\xff"  # an invalid deflate block header
+    path = tmp_path / "bad.zip"
+    path.write_bytes(bytes(data))
+    with pytest.raises(UsageError, match="cannot read the zip"):
+        scan_paths([path])

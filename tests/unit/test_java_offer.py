@@ -64,10 +64,14 @@ PROTOCOL_CASES = [
      "jdk.tls.client.protocols"),
     ("empty client falls back to https", facts(https=("TLSv1.2",), client=()), ("TLSv1.2",), "https.protocols"),
     ("disabledAlgorithms removes", facts(https=("TLSv1", "TLSv1.1", "TLSv1.2")), ("TLSv1.2",), "https.protocols"),
-    ("disabledAlgorithms removes defaults", facts(java=disabled("TLSv1.3")), ("TLSv1.2",), "Java default"),
+    ("disabledAlgorithms removes defaults", facts(java=disabled("TLSv1.3")), ("TLSv1", "TLSv1.1", "TLSv1.2"),
+     "Java default"),
+    ("re-enabling TLSv1.1 in java.security counts", facts(java=disabled("SSLv3", "TLSv1")),
+     ("TLSv1.1", "TLSv1.2", "TLSv1.3"), "Java default"),
     ("everything disabled", facts(client=("TLSv1",), java=disabled("TLSv1")), (), "jdk.tls.client.protocols"),
-    ("no disabledAlgorithms read", facts(https=("TLSv1",), java=replace(JAVA17, disabled_algorithms=None)),
-     ("TLSv1",), "https.protocols"),
+    ("no java.security read: a current JDK's defaults are assumed",
+     facts(https=("TLSv1", "TLSv1.2"), java=replace(JAVA17, disabled_algorithms=None)), ("TLSv1.2",),
+     "https.protocols"),
     ("entries are stripped", facts(https=("TLSv1", "TLSv1.2"), java=disabled("  TLSv1 ")), ("TLSv1.2",),
      "https.protocols"),
 ]
@@ -84,7 +88,7 @@ def test_protocols(label: str, mp: MessageProcessorFacts, protocols: tuple[str, 
 def test_disabled_protocols_in_protocol_order_whether_offered_or_not() -> None:
     offer = java_offer(facts(java=disabled("TLSv1.1", "RC4", "TLSv1", "SSLv3")))
     assert offer.disabled_protocols == ("TLSv1", "TLSv1.1")
-    assert offer.protocols == JAVA_DEFAULT_PROTOCOLS
+    assert offer.protocols == ("TLSv1.2", "TLSv1.3")
     assert not offer.allows("TLSv1")
 
 
@@ -98,7 +102,8 @@ def test_defaults_of_a_default_jdk17_are_untouched() -> None:
     offer = java_offer(facts())
     assert offer.suites == JAVA_DEFAULT_SUITES
     assert offer.suite_source == "Java default"
-    assert offer.protocols == JAVA_DEFAULT_PROTOCOLS
+    assert offer.protocols == ("TLSv1.2", "TLSv1.3")  # TLSv1 and TLSv1.1: in the defaults, disabled by java.security
+    assert set(JAVA_DEFAULT_PROTOCOLS) >= {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"}
     assert offer.disabled_protocols == ("TLSv1", "TLSv1.1")
     assert isinstance(offer, ClientOffer)
 

@@ -255,6 +255,7 @@ def test_credentials_in_a_target_url_are_dropped() -> None:
 # -- cipher_test_protocol -----------------------------------------------------------------------------
 
 OPEN = mp_facts(disabled=())
+NARROW = replace(OPEN, client_protocols=("TLSv1.2", "TLSv1.3"))  # TLSv1 not disabled, just not offered
 CIPHER_PROTOCOL_CASES = [
     ("TLS 1.3 in common", ("TLSv1.2", "TLSv1.3"), FACTS, None),
     ("only TLS 1.3", ("TLSv1.3",), FACTS, None),
@@ -289,7 +290,8 @@ HC: list[tuple[str, TargetProbe, MessageProcessorFacts, dict[str, Any], set[str]
     ("reset is not unreachable", tp(probe(handshakes=(failed("reset"),))), FACTS, {}, set()),
     ("no handshakes", tp(probe(handshakes=())), FACTS, {}, set()),
     ("protocol mismatch", tp(TLS1_ONLY), FACTS, {}, {"target-protocol-mismatch"}),
-    ("protocol mismatch, open Java", tp(TLS1_ONLY), OPEN, {}, {"target-protocol-mismatch"}),
+    ("a Java disabling nothing offers TLSv1 too", tp(TLS1_ONLY), OPEN, {}, set()),
+    ("protocol mismatch, client protocols without TLSv1", tp(TLS1_ONLY), NARROW, {}, {"target-protocol-mismatch"}),
     ("protocol mismatch, bundle", tp(TLS1_ONLY, BUNDLE_SPEC), FACTS, {}, {"target-protocol-mismatch"}),
     ("protocol via https.protocols", tp(TLS1_ONLY), replace(OPEN, https_protocols=("TLSv1",)), {}, set()),
     ("cipher mismatch", tp(TLS12_ONLY, cipher_test=cipher_failure("handshake_failure")), FACTS, {},
@@ -367,14 +369,14 @@ def test_protocol_mismatch_remediation_mentions_the_mp_playbook_only_when_java_d
     assert "mp-tls-protocols.yml" in blocked.remediation
     assert blocked.evidence[0].values["jdk.tls.disabledAlgorithms protocols"] == "TLSv1, TLSv1.1"
     assert blocked.playbook is None and blocked.diff is None  # a fixer_targets entry has no file to patch
-    fine = one(tp(TLS1_ONLY), OPEN)
+    fine = one(tp(TLS1_ONLY), NARROW)
     assert "mp-tls-protocols.yml" not in fine.remediation
     assert "target-protocols.yml" in fine.remediation
     assert fine.evidence[0].values["MP offers"] == "TLSv1.2, TLSv1.3"
 
 
 def test_protocol_mismatch_of_a_bundle_target_carries_the_patch() -> None:
-    f = one(tp(TLS1_ONLY, BUNDLE_SPEC), OPEN)
+    f = one(tp(TLS1_ONLY, BUNDLE_SPEC), NARROW)
     assert f.playbook == "target-protocols.yml"
     assert f.evidence[0].file == EP_FILE and f.evidence[0].line == 2
     assert f.evidence[0].values["from"] == f"TargetEndpoint legacy ({EP_FILE})"
@@ -535,3 +537,27 @@ def test_leaf_only_probe_is_not_a_chain_incomplete_backend() -> None:
     leaf_only = replace(result, handshakes=hs, chain_with_sni=result.chain_with_sni[:1],
                         chain_without_sni=result.chain_without_sni[:1], negotiated=hs[-1])
     assert "target-cert-chain-incomplete" not in {f.id for f in check_targets(FACTS, {}, [tp(leaf_only)], now=NOW)}
+
+
+def test_an_mp_without_sni_is_judged_on_the_default_certificate() -> None:
+    """With SNI off the MP gets the backend's no-SNI certificate: that is the one the findings are about."""
+    good, expired = chain(LEAF, INTER), chain(EXPIRED, INTER)
+    result = replace(probe(), chain_with_sni=good, chain_without_sni=expired)
+    assert check_targets(FACTS, {}, [tp(result)], now=NOW) == []
+    off = replace(FACTS, sni_enabled=False)
+    assert [f.id for f in check_targets(off, {}, [tp(result)], now=NOW)] == ["target-cert-expired"]
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://u:s3cret@pay.example.com:8443/v1?apikey=k#x", "https://pay.example.com:8443/v1"),
+    ("https://pay.example.com/v1?token=abc", "https://pay.example.com/v1"),
+])
+def test_what_a_url_shows_never_holds_credentials(url: str, shown: str) -> None:
+    (spec,), errors = parse_targets([url])
+    assert errors == [] and spec.url == shown
+
+
+def test_a_password_with_a_slash_is_refused_without_showing_it() -> None:
+    specs, (error,) = parse_targets(["https://user:pa/ss@host.example.com/"])
+    assert specs == [] and "pa" not in error.replace("https://host.example.com/", "")
+    assert "percent-encoded" in error
