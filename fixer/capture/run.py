@@ -164,6 +164,8 @@ def run_capture(session: Session, spec: CaptureSpec, dest: Path, progress: Progr
             outcome.probe = probe_box.get("result")  # type: ignore[assignment]
             if "error" in probe_box:
                 outcome.probe_error = str(probe_box["error"])
+            elif probe_thread.is_alive():  # each handshake is bounded, so this is a hung channel: say so
+                outcome.probe_error = "the probe did not finish within the capture's time bound (not shown)"
         # -- stop and download
         channel.sendall(b"stop\n")
         outcome.seconds = round(time.monotonic() - started, 2)
