@@ -48,6 +48,7 @@ from bench.bench_check import (
     _versions,
     ansible_playbook,
     inventory_hosts,
+    lab_unavailable,
     verify_ansible,
     write_ansible_cfg,
     write_results,
@@ -510,14 +511,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench: the lab needs root (network namespaces, sshd per node)", file=sys.stderr)
+    why = lab_unavailable("sshd per node")
+    if why is not None:
+        print(f"bench: {why}", file=sys.stderr)
         return 2
-    try:
-        from tests.lab import Lab
-    except ImportError as exc:
-        print(f"bench: the lab package is not available ({exc}); run from the repository root", file=sys.stderr)
-        return 2
+    from tests.lab import Lab
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     args.results_dir.mkdir(parents=True, exist_ok=True)
     versions = _versions()

@@ -431,17 +431,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def lab_unavailable(needs: str) -> str | None:
+    """Why this process cannot start a lab (not root, tests.lab not importable), or None when it can."""
+    if os.geteuid() != 0:
+        return f"the lab needs root (network namespaces, {needs})"
+    try:
+        import tests.lab  # noqa: F401
+    except ImportError as exc:
+        return f"the lab package is not available ({exc}); run from the repository root"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench: the lab needs root (network namespaces, sshd per node)", file=sys.stderr)
+    why = lab_unavailable("sshd per node")
+    if why is not None:
+        print(f"bench: {why}", file=sys.stderr)
         return 2
-    try:
-        from tests.lab import Lab
-    except ImportError as exc:
-        print(f"bench: the lab package is not available ({exc}); run from the repository root",
-              file=sys.stderr)
-        return 2
+    from tests.lab import Lab
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     args.results_dir.mkdir(parents=True, exist_ok=True)
     versions = _versions()

@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.bench_check import REPO, BenchError, _failure, write_results
+from bench.bench_check import REPO, BenchError, _failure, lab_unavailable, write_results
 from bench.procmeter import Measured, Meter
 
 if TYPE_CHECKING:
@@ -487,14 +487,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench: the lab needs root (network namespaces, nginx per router)", file=sys.stderr)
+    why = lab_unavailable("nginx per router")
+    if why is not None:
+        print(f"bench: {why}", file=sys.stderr)
         return 2
-    try:
-        from tests.lab import Lab
-    except ImportError as exc:
-        print(f"bench: the lab package is not available ({exc}); run from the repository root", file=sys.stderr)
-        return 2
+    from tests.lab import Lab
     try:
         sslyze, sslyze_version = ensure_sslyze(args.sslyze_venv, args.sslyze_spec)
     except (SslyzeUnavailable, OSError, subprocess.SubprocessError) as exc:
