@@ -70,13 +70,6 @@ class ClientOffer:
         return protocol in self.protocols
 
 
-def _split(value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    items = tuple(v for v in re.split(r"[\s,]+", value.strip()) if v)
-    return items or None
-
-
 def suite_disabled(suite: str, entries: Iterable[str]) -> bool:
     """Whether a disabledAlgorithms entry removes `suite`: its exact name, a `TLS_RSA_*`-style pattern, or an
     algorithm component (`RC4`, `3DES_EDE_CBC`, `anon`, `NULL`, `ECDH`...) as whole `_`-separated tokens."""
@@ -108,15 +101,12 @@ def java_offer(facts: MessageProcessorFacts) -> ClientOffer:
     known = facts.java.disabled_algorithms
     entries = tuple(a.strip() for a in (JDK_DEFAULT_DISABLED if known is None else known))
     disabled = tuple(p for p in PROTOCOLS if p in entries)
-    suites: tuple[str, ...] | None = None
-    suite_source = "Java default"
-    for key in ("jdk.tls.client.cipherSuites", "https.cipherSuites"):
-        entry = facts.generated.get(key)
-        suites = _split(entry.value if entry else None)
-        if suites:
-            suite_source = key
-            break
-    if not suites:
+    if facts.client_cipher_suites:
+        suites, suite_source = facts.client_cipher_suites, "jdk.tls.client.cipherSuites"
+    elif facts.https_cipher_suites:
+        suites, suite_source = facts.https_cipher_suites, "https.cipherSuites"
+    else:
+        suite_source = "Java default"
         suites = JAVA_DEFAULT_SUITES
         if facts.java.major == 8:
             suites = tuple(s for s in suites if "CHACHA20" not in s)

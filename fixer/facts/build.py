@@ -85,7 +85,8 @@ def _bool(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"  # java.lang.Boolean.parseBoolean
 
 
-def _list(value: str | None) -> tuple[str, ...] | None:
+def comma_list(value: str | None) -> tuple[str, ...] | None:
+    """A Java list property (`https.protocols`, `jdk.tls.client.cipherSuites`...): comma separated, trimmed."""
     if value is None:
         return None
     return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -155,8 +156,10 @@ def mp_facts(host: Host, sections: Sequence[Section]) -> MessageProcessorFacts:
         tokens=parse_tokens(customer.entries),
         java=java_facts(sections),
         sni_enabled=_bool(sni_value if sni_value is not None else sni_default),
-        https_protocols=_list(effective("https.protocols")),
-        client_protocols=_list(effective("jdk.tls.client.protocols")),
+        https_protocols=comma_list(effective("https.protocols")),
+        client_protocols=comma_list(effective("jdk.tls.client.protocols")),
+        https_cipher_suites=comma_list(effective("https.cipherSuites")),
+        client_cipher_suites=comma_list(effective("jdk.tls.client.cipherSuites")),
     )
 
 

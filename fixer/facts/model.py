@@ -80,6 +80,8 @@ class MessageProcessorFacts:
     https_protocols: tuple[str, ...] | None
     client_protocols: tuple[str, ...] | None
     role: str = "message_processor"
+    https_cipher_suites: tuple[str, ...] | None = None  # https.cipherSuites
+    client_cipher_suites: tuple[str, ...] | None = None  # jdk.tls.client.cipherSuites
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from fixer.checks.java_offer import (
     suite_disabled,
     tls12_suites,
 )
+from fixer.facts.build import comma_list
 from fixer.facts.model import FileStat, JavaFacts, MessageProcessorFacts, PropertiesFacts
 from fixer.facts.properties import parse_properties, parse_tokens
 
@@ -42,9 +43,15 @@ def facts(generated: str = "", *, java: JavaFacts = JAVA17, https: tuple[str, ..
           client: tuple[str, ...] | None = None) -> MessageProcessorFacts:
     entries = parse_properties(generated)
     props = PropertiesFacts(GENERATED, True, APIGEE, entries)
+
+    def suites(key: str) -> tuple[str, ...] | None:  # as fixer.facts.build reads them
+        entry = props.get(key)
+        return comma_list(entry.value if entry else None)
+
     return MessageProcessorFacts(customer=PropertiesFacts("/c.properties", False), generated=props,
                                  tokens=parse_tokens(()), java=java, sni_enabled=True, https_protocols=https,
-                                 client_protocols=client)
+                                 client_protocols=client, https_cipher_suites=suites("https.cipherSuites"),
+                                 client_cipher_suites=suites("jdk.tls.client.cipherSuites"))
 
 
 def disabled(*entries: str, major: int = 17) -> JavaFacts:
