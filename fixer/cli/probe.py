@@ -13,7 +13,6 @@ Exit codes: 0 every target completed at least one handshake, 1 some target compl
 from __future__ import annotations
 
 import dataclasses
-import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -89,9 +88,6 @@ def _probe_from(host: Host, ssh: SSHArgs, targets: list[ProbeTarget], timeout: f
     from fixer.transport.ssh import Session
 
     options = ssh.connect_options()
-    transport_log = logging.getLogger("paramiko.transport")
-    if transport_log.getEffectiveLevel() > logging.DEBUG:  # each refused channel is logged at ERROR: it is data here
-        transport_log.setLevel(logging.CRITICAL)
     session = Session(host, options)
     try:
         try:
